@@ -1,0 +1,10 @@
+export * from './meta/keys.js';
+export * from './meta/conditions.js';
+export * from './schema/primitives.js';
+export * from './schema/slmdeployment.js';
+export { toStructuralSchema } from './schema/to-openapi.js';
+export * from './openapi/types.js';
+export { applyDefaults, pruneUnknownFields, validateValue, isObject } from './openapi/structural.js';
+export { validateCelRules, compileCel, toCel } from './openapi/cel.js';
+export { slmDeploymentCRD, slmDeploymentOpenAPISchema, renderCRDYaml, printerColumns, CRD_BANNER, type PrinterColumn } from './crd.js';
+export { validateSLMDeployment, parseSLMDeployment, InvalidSLMDeploymentError, formatFieldErrors } from './validate.js';

@@ -1,0 +1,43 @@
+/** Composition root of the `slmops` command: picks the command and maps errors to exit codes. */
+import { validateCommand } from './commands/validate.js';
+import { type CliContext, type Command, UsageError, writeLine } from './context.js';
+
+/** Every command, in the order `slmops --help` lists them. */
+export const commands: Record<string, Command> = {
+  validate: validateCommand,
+};
+
+function help(ctx: CliContext): void {
+  writeLine(ctx.stdout, 'slmops: small language models on Kubernetes edge fleets\n\nCommands:');
+  for (const [name, c] of Object.entries(commands)) writeLine(ctx.stdout, `  ${name.padEnd(10)} ${c.summary}`);
+  writeLine(ctx.stdout, '\nRun `slmops <command> --help` for its flags.');
+}
+
+/** Runs `slmops <command> …` and resolves to the exit code: 0 ok, 1 failure, 2 usage error. */
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    help(ctx);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    writeLine(ctx.stderr, `slmops: unknown command "${name}"; known: ${Object.keys(commands).join(', ')}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    writeLine(ctx.stdout, `${command.summary}\n\nUsage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, ctx);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+      writeLine(ctx.stderr, `slmops ${name}: ${err.message}\nUsage: ${command.usage}`);
+      return 2;
+    }
+    writeLine(ctx.stderr, `slmops ${name}: ${err.message}`);
+    return 1;
+  }
+}
