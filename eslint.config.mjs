@@ -13,9 +13,12 @@ const productConstraints = [
   { sourceTag: 'type:plugin', onlyDependOnLibsWithTags: ['type:api', 'type:sdk'], bannedExternalImports: [...grpc, kubeClient] },
   { sourceTag: 'type:io', onlyDependOnLibsWithTags: ['type:api'], bannedExternalImports: [...grpc, 'onnxruntime-node'] },
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:api', 'type:lib', 'type:sdk', 'type:plugin', 'type:io'] },
+  // The `slmops` CLI is the umbrella binary: it may use the apps' public client APIs (ADR 0003); nothing may use it.
+  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:api', 'type:lib', 'type:sdk', 'type:plugin', 'type:io', 'type:app'], bannedExternalImports: ['onnxruntime-node'] },
   { sourceTag: 'scope:operator', bannedExternalImports: [...grpc, 'onnxruntime-node'] },
   { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:api', 'type:lib', 'type:sdk', 'type:plugin', 'type:io'] },
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
+  { sourceTag: '*', notDependOnLibsWithTags: ['type:cli'] },
 ];
 
 /** Tests may also use test-only packages (the kube emulator); product code never may. */

@@ -1,10 +1,28 @@
 /** Composition root of the `slmops` command: picks the command and maps errors to exit codes. */
 import { validateCommand } from './commands/validate.js';
+import { generateCommand } from './commands/generate.js';
+import { evalCommand } from './commands/eval.js';
+import { convertCommand } from './commands/convert.js';
+import { quantizeCommand } from './commands/quantize.js';
+import { pruneCommand } from './commands/prune.js';
+import { inspectCommand } from './commands/inspect.js';
+import { packCommand } from './commands/pack.js';
+import { tokenizeCommand } from './commands/tokenize.js';
+import { serveCommand } from './commands/serve.js';
 import { type CliContext, type Command, UsageError, writeLine } from './context.js';
 
 /** Every command, in the order `slmops --help` lists them. */
 export const commands: Record<string, Command> = {
   validate: validateCommand,
+  generate: generateCommand,
+  eval: evalCommand,
+  convert: convertCommand,
+  quantize: quantizeCommand,
+  prune: pruneCommand,
+  inspect: inspectCommand,
+  pack: packCommand,
+  tokenize: tokenizeCommand,
+  serve: serveCommand,
 };
 
 function help(ctx: CliContext): void {

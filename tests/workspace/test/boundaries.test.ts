@@ -17,6 +17,28 @@ describe('module boundaries are enforced by lint', () => {
     expect(errors.join('\n')).toMatch(/Circular dependency between "@slmops\/api" and "@slmops\/cli"/);
   });
 
+  it('the api package may not import gRPC or ONNX Runtime', async () => {
+    const grpc = await boundaryErrors('packages/api/src/fixture.ts', "import { Server } from '@grpc/grpc-js';\nexport const x = Server;\n");
+    expect(grpc.join('\n')).toMatch(/@grpc\/grpc-js/);
+    const ort = await boundaryErrors('packages/api/src/fixture.ts', "import * as ort from 'onnxruntime-node';\nexport const x = ort;\n");
+    expect(ort.join('\n')).toMatch(/onnxruntime-node/);
+  });
+
+  it('a plugin may not import an app', async () => {
+    const errors = await boundaryErrors('packages/plugins/amd/src/fixture.ts', "import * as s from '@slmops/sidecar';\nexport const x = s;\n");
+    expect(errors.join('\n')).toMatch(/type:plugin/);
+  });
+
+  it('the CLI, the umbrella binary, may use the client API of an app (ADR 0003)', async () => {
+    expect(await boundaryErrors('packages/cli/src/fixture.ts', "import { remoteGenerationSource } from '@slmops/sidecar';\nexport const x = remoteGenerationSource;\n")).toEqual([]);
+  });
+
+  it('product code may not import the test-only kube emulator, tests may', async () => {
+    const code = "import { startEmulator } from '@slmops/kube-emulator';\nexport const x = startEmulator;\n";
+    expect((await boundaryErrors('packages/cli/src/fixture.ts', code)).join('\n')).toMatch(/type:cli/);
+    expect(await boundaryErrors('packages/cli/test/fixture.test.ts', code)).toEqual([]);
+  });
+
   it('a legal import passes', async () => {
     expect(await boundaryErrors('packages/cli/src/fixture.ts', "import { KIND } from '@slmops/api';\nexport const x = KIND;\n")).toEqual([]);
   });

@@ -1,0 +1,164 @@
+/**
+ * bench:sidecar — end-to-end tokens/s and time to first token of the sidecar over gRPC streaming (server in a
+ * child process, client here) beside the in-process engine on the same package, at concurrency 1, 4, 16, 32,
+ * for stories260K and a random-weight model of the 15M shape. Not a test: prints a Markdown table.
+ *
+ *   npx nx run bench:sidecar        (BENCH_SHAPES=260k,15m  BENCH_REQUESTS=3 requests per client)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+import { createEngine } from '@slmops/engine';
+import { type Llama2cConfig, convertLlama2cPackage, loadModel, randomLlama2cWeights, writeLlama2cCheckpoint } from '@slmops/model';
+import { createClient, generateRemote } from '@slmops/sidecar';
+
+const repo = join(import.meta.dirname, '../..');
+const firstExisting = (paths: string[]) => paths.find((p) => existsSync(p));
+const stories = firstExisting([join(repo, 'models/stories260k'), join(repo, '../shared/fixtures/models/stories260K')]);
+const llamaVocab = firstExisting([join(repo, '../shared/fixtures/models/stories260K/llama2_tokenizer_32000.bin')]);
+const sidecarBin = join(repo, 'packages/sidecar/bin/slmops-sidecar.js');
+
+interface Shape {
+  key: string;
+  name: string;
+  config?: Llama2cConfig;
+  genTokens: number;
+}
+const SHAPES: Shape[] = [
+  { key: '260k', name: 'stories260K', genTokens: 128 },
+  { key: '15m', name: 'random 15M (288/768/6L/6H, vocab 32000)', config: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, seqLen: 256, sharedClassifier: true }, genTokens: 64 },
+];
+const CONCURRENCY = [1, 4, 16, 32];
+const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 3);
+const wanted = (process.env['BENCH_SHAPES'] ?? '260k,15m').split(',');
+const PROMPT_IDS = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426];
+
+interface Row {
+  shape: string;
+  path: string;
+  concurrency: number;
+  tps: number;
+  ttftP50: number;
+  ttftP99: number;
+  tokens: number;
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+};
+
+/** One request: resolves with its TTFT (ms) and generated token count. */
+type OneRequest = (prompt: number[]) => Promise<{ ttft: number; tokens: number }>;
+
+async function measure(shape: string, path: string, concurrency: number, one: OneRequest): Promise<Row> {
+  const ttfts: number[] = [];
+  let tokens = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, c) => {
+      for (let r = 0; r < REQUESTS; r++) {
+        // Different prompts per client, so sequences really differ inside a batch.
+        const res = await one([...PROMPT_IDS.slice(0, 8), 300 + ((c * 7 + r) % 200)]);
+        ttfts.push(res.ttft);
+        tokens += res.tokens;
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  return { shape, path, concurrency, tps: tokens / secs, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), tokens };
+}
+
+async function buildPackage(shape: Shape, work: string): Promise<string> {
+  const out = join(work, shape.key);
+  if (!shape.config) {
+    if (!stories) throw new Error('stories260K not found (models/stories260k)');
+    await convertLlama2cPackage({ checkpoint: join(stories, 'stories260K.bin'), tokenizer: join(stories, 'tok512.bin'), out, name: 'stories260k', version: '1' });
+    return out;
+  }
+  if (!llamaVocab) throw new Error('llama2_tokenizer_32000.bin not found (../shared/fixtures)');
+  const ckpt = join(work, `${shape.key}.bin`);
+  writeFileSync(ckpt, writeLlama2cCheckpoint(shape.config, randomLlama2cWeights(shape.config, 1)));
+  await convertLlama2cPackage({ checkpoint: ckpt, tokenizer: llamaVocab, out, name: `random-${shape.key}`, version: '1' });
+  rmSync(ckpt);
+  return out;
+}
+
+async function startSidecar(dir: string): Promise<{ proc: ChildProcess; address: string }> {
+  const proc = spawn(process.execPath, [sidecarBin, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--max-batch-size', '32', '--max-queue', '256'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const line = await new Promise<string>((resolve) => createInterface({ input: proc.stdout! }).once('line', resolve));
+  const address = (JSON.parse(line) as { grpc: string }).grpc;
+  const health = createClient('health', address);
+  for (;;) {
+    const s = await new Promise<string>((resolve) => (health['Check'] as (r: unknown, cb: (e: unknown, r: { status: string }) => void) => void).call(health, { service: '' }, (e, r) => resolve(e ? 'DOWN' : r.status)));
+    if (s === 'SERVING') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  health.close();
+  return { proc, address };
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'slmops-bench-sidecar-'));
+  const rows: Row[] = [];
+  try {
+    for (const shape of SHAPES.filter((s) => wanted.includes(s.key))) {
+      const dir = await buildPackage(shape, work);
+      const engine = await createEngine(await loadModel(dir), { maxBatchSize: 32, maxQueue: 256 });
+      const inProcess: OneRequest = async (promptIds) => {
+        const t0 = performance.now();
+        let ttft = NaN;
+        let tokens = 0;
+        for await (const ev of engine.generate({ promptIds, maxTokens: shape.genTokens, temperature: 0 })) {
+          if (ev.type === 'token') {
+            if (tokens++ === 0) ttft = performance.now() - t0;
+          }
+        }
+        return { ttft, tokens };
+      };
+      await measure(shape.name, 'warm-up', 4, inProcess);
+      for (const c of CONCURRENCY) rows.push(await measure(shape.name, 'in-process engine', c, inProcess));
+      await engine.close();
+
+      const { proc, address } = await startSidecar(dir);
+      const client = createClient('inference', address);
+      const grpc: OneRequest = async (promptIds) => {
+        const t0 = performance.now();
+        let ttft = NaN;
+        let tokens = 0;
+        for await (const ev of generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0 }, undefined, { client })) {
+          if (ev.type === 'token') {
+            if (tokens++ === 0) ttft = performance.now() - t0;
+          }
+        }
+        return { ttft, tokens };
+      };
+      await measure(shape.name, 'warm-up', 4, grpc);
+      for (const c of CONCURRENCY) rows.push(await measure(shape.name, 'sidecar gRPC stream', c, grpc));
+      client.close();
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`\n${cpu}, ${availableParallelism()} cores, Node ${process.version}; ${REQUESTS} greedy requests per client, prompt 9 tokens\n`);
+  console.log('| model | path | concurrency | tokens/s (aggregate) | TTFT p50 ms | TTFT p99 ms | tokens |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.shape} | ${r.path} | ${r.concurrency} | ${r.tps.toFixed(0)} | ${r.ttftP50.toFixed(1)} | ${r.ttftP99.toFixed(1)} | ${r.tokens} |`);
+  console.log('\nTargets: gRPC c=1 >= 90% of in-process c=1; gRPC c=16 >= 4x gRPC c=1.');
+  for (const shape of [...new Set(rows.map((r) => r.shape))]) {
+    const get = (path: string, c: number) => rows.find((r) => r.shape === shape && r.path === path && r.concurrency === c)!.tps;
+    const ratio1 = get('sidecar gRPC stream', 1) / get('in-process engine', 1);
+    const scale16 = get('sidecar gRPC stream', 16) / get('sidecar gRPC stream', 1);
+    console.log(`- ${shape}: gRPC/in-process at c=1 = ${(ratio1 * 100).toFixed(0)}% (${ratio1 >= 0.9 ? 'meets' : 'misses'} 90%); gRPC c=16/c=1 = ${scale16.toFixed(1)}x (${scale16 >= 4 ? 'meets' : 'misses'} 4x)`);
+  }
+  console.log('\nCommand: npx nx run bench:sidecar');
+}
+
+await main();

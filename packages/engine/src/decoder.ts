@@ -1,0 +1,130 @@
+/** One forward pass of a KV-cache decoder over a batch, and the per-sequence views of its padded KV cache. */
+import { halfsToFloat32 } from './fp16.js';
+import type { DecoderIO } from '@slmops/model';
+import type { SessionPort, Tensor, TensorData } from './session.js';
+
+/** The cache tensors of a batch, in `io.pastNames.flat()` order, each [G,B,H,P,D] (G=2 stacked, 1 split). */
+export interface KvCache {
+  tensors: Tensor[];
+  batch: number;
+  past: number;
+}
+
+/** Where one sequence's cached positions live: row `row` of `cache`, positions [start, start+len). */
+export interface KvView {
+  cache: KvCache;
+  row: number;
+  start: number;
+  len: number;
+}
+
+/** 'left': a row's positions end at P (models given position_ids); 'right': they start at 0 (GQA derives
+ *  positions from the mask's row sums, so its valid cache must be a prefix). */
+export type KvAlign = 'left' | 'right';
+
+export interface ForwardResult {
+  /** Logits of every row and position, [B,S,V]; float16 models are widened on read. */
+  logits: Tensor;
+  present: KvCache;
+}
+
+const newLike = (t: TensorData, n: number): TensorData =>
+  t instanceof Float32Array ? new Float32Array(n) : t instanceof Uint16Array ? new Uint16Array(n) : t instanceof Int32Array ? new Int32Array(n) : new BigInt64Array(n);
+
+export class Decoder {
+  readonly align: KvAlign;
+  private readonly groups: number;
+  private readonly pastNames: string[];
+  private readonly presentNames: string[];
+
+  constructor(
+    readonly session: SessionPort,
+    readonly io: DecoderIO,
+  ) {
+    this.align = io.positionIds ? 'left' : 'right';
+    this.groups = io.kvLayout === 'stacked' ? 2 : 1;
+    this.pastNames = io.pastNames.flat();
+    this.presentNames = io.presentNames.flat();
+  }
+
+  private dims(batch: number, past: number): number[] {
+    const d = [batch, this.io.numKvHeads, past, this.io.headDim];
+    return this.groups === 2 ? [2, ...d] : d;
+  }
+
+  /** A cache of `past` zero positions (P=0 for a fresh prefill). */
+  emptyCache(batch: number): KvCache {
+    const dims = this.dims(batch, 0);
+    const data = (): TensorData => (this.io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0));
+    return { tensors: this.pastNames.map(() => ({ type: this.io.kvType, data: data(), dims })), batch, past: 0 };
+  }
+
+  /** True when `views` already sit, row by row, in one cache with the layout `align` wants. */
+  isInPlace(views: readonly KvView[]): boolean {
+    const cache = views[0]?.cache;
+    if (!cache || cache.batch !== views.length) return false;
+    return views.every((v, b) => v.cache === cache && v.row === b && (this.align === 'left' ? v.start + v.len === cache.past : v.start === 0));
+  }
+
+  /** Copies each sequence's cached positions into one padded batch cache of `past` positions (pads are zero). */
+  assemble(views: readonly KvView[], past: number): KvCache {
+    const { numKvHeads: H, headDim: D } = this.io;
+    const G = this.groups;
+    const B = views.length;
+    const tensors = this.pastNames.map((_, t): Tensor => {
+      const proto = views[0]!.cache.tensors[t]!;
+      const out = newLike(proto.data, G * B * H * past * D);
+      views.forEach((v, b) => {
+        const src = v.cache.tensors[t]!.data;
+        const Bs = v.cache.batch;
+        const Ps = v.cache.past;
+        const dstStart = this.align === 'left' ? past - v.len : 0;
+        for (let g = 0; g < G; g++)
+          for (let h = 0; h < H; h++) {
+            const s = (((g * Bs + v.row) * H + h) * Ps + v.start) * D;
+            const d = (((g * B + b) * H + h) * past + dstStart) * D;
+            (out as Float32Array).set((src as Float32Array).subarray(s, s + v.len * D), d);
+          }
+      });
+      return { type: proto.type, data: out, dims: this.dims(B, past) };
+    });
+    return { tensors, batch: B, past };
+  }
+
+  /** Runs the graph on `ids` [B,S] at `positions` [B,S] over `cache`; `mask` is [B, past+S] of 0/1. */
+  async forward(ids: readonly number[][], positions: readonly number[][], mask: Uint8Array, cache: KvCache): Promise<ForwardResult> {
+    const B = ids.length;
+    const S = ids[0]!.length;
+    const io = this.io;
+    const feeds: Record<string, Tensor> = { [io.inputIds]: this.ints(io.idsType, ids.flat(), [B, S]) };
+    if (io.positionIds) feeds[io.positionIds] = this.ints(io.idsType, positions.flat(), [B, S]);
+    if (io.attentionMask) feeds[io.attentionMask] = this.ints(io.maskType, mask, [B, cache.past + S]);
+    this.pastNames.forEach((n, i) => (feeds[n] = cache.tensors[i]!));
+    const out = await this.session.run(feeds);
+    const logits = out[io.logits];
+    if (!logits) throw new Error(`the model returned no ${io.logits} output`);
+    const tensors = this.presentNames.map((n) => {
+      const t = out[n];
+      if (!t) throw new Error(`the model returned no ${n} output`);
+      return t;
+    });
+    return { logits, present: { tensors, batch: B, past: cache.past + S } };
+  }
+
+  private ints(type: 'int32' | 'int64', values: ArrayLike<number>, dims: number[]): Tensor {
+    const n = values.length;
+    if (type === 'int32') return { type, data: Int32Array.from(values), dims };
+    const data = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) data[i] = BigInt(values[i]!);
+    return { type, data, dims };
+  }
+}
+
+/** The float32 logits of row `b` at position `s` of a [B,S,V] logits tensor (a view when already float32). */
+export function logitsAt(logits: Tensor, b: number, s: number): Float32Array {
+  const [, S, V] = logits.dims as [number, number, number];
+  const off = (b * S + s) * V;
+  if (logits.data instanceof Float32Array) return logits.data.subarray(off, off + V);
+  if (logits.data instanceof Uint16Array) return halfsToFloat32(logits.data, off, V);
+  throw new Error(`logits have unsupported type ${logits.type}`);
+}

@@ -1,0 +1,1 @@
+export { intel, intel as default, IntelResources, type IntelPluginOptions } from './plugin.js';

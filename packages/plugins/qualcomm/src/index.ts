@@ -1,0 +1,1 @@
+export { qualcomm, qualcomm as default, type QualcommPluginOptions } from './plugin.js';

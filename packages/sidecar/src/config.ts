@@ -1,0 +1,100 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** Everything the sidecar needs to start, parsed once from flags (and env defaults) in the composition root. */
+export interface SidecarConfig {
+  /** Folder, .slm.tar, or http(s)/file URL of an SLM package. */
+  model: string;
+  /** sha256:<hex>; required for URLs. */
+  digest?: string;
+  host: string;
+  port: number;
+  metricsHost: string;
+  metricsPort: number;
+  cacheDir: string;
+  precision?: 'fp32' | 'fp16' | 'int8' | 'int4';
+  /** Explicit provider chain; overrides the plugin's. */
+  executionProviders?: string;
+  /** Hardware plugin whose provider chain is used; default cpu. */
+  plugin: string;
+  maxBatchSize: number;
+  maxQueue: number;
+  defaultMaxTokens: number;
+  intraOpThreads?: number;
+  /** How long in-flight requests may run after SIGTERM. */
+  graceMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const int = (flag: string, v: string | undefined, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag}: expected an integer in [${min}, ${max}], got "${v}"`);
+  return n;
+};
+
+export const SIDECAR_USAGE =
+  'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
+  '[--cache-dir dir] [--precision fp32|fp16|int8|int4] [--plugin cpu] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
+  '[--max-queue 64] [--default-max-tokens 256] [--threads n] [--grace-period 30s]';
+
+/** Parses sidecar flags; env supplies defaults only for SLMOPS_MODEL, SLMOPS_MODEL_DIGEST and SLMOPS_CACHE_DIR. */
+export function parseSidecarArgs(argv: string[], env: Record<string, string | undefined> = {}): SidecarConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string', short: 'm' },
+      digest: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      'metrics-host': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      precision: { type: 'string' },
+      plugin: { type: 'string' },
+      'execution-providers': { type: 'string' },
+      'max-batch-size': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'default-max-tokens': { type: 'string' },
+      threads: { type: 'string' },
+      'grace-period': { type: 'string' },
+    },
+  });
+  const model = values.model ?? env['SLMOPS_MODEL'];
+  if (!model) throw new ConfigError('--model is required (a package folder, a .slm.tar or an http(s)/file URL)');
+  const precision = values.precision;
+  if (precision !== undefined && !['fp32', 'fp16', 'int8', 'int4'].includes(precision)) throw new ConfigError(`--precision: expected fp32, fp16, int8 or int4, got "${precision}"`);
+  const host = values.host ?? '0.0.0.0';
+  const cfg: SidecarConfig = {
+    model,
+    host,
+    port: int('port', values.port, 50051, 0, 65535),
+    metricsHost: values['metrics-host'] ?? host,
+    metricsPort: int('metrics-port', values['metrics-port'], 9464, 0, 65535),
+    cacheDir: values['cache-dir'] ?? env['SLMOPS_CACHE_DIR'] ?? join(tmpdir(), 'slmops-cache'),
+    plugin: values.plugin ?? 'cpu',
+    maxBatchSize: int('max-batch-size', values['max-batch-size'], 8, 1, 1024),
+    maxQueue: int('max-queue', values['max-queue'], 64, 0, 1_000_000),
+    defaultMaxTokens: int('default-max-tokens', values['default-max-tokens'], 256, 1),
+    graceMs: parseDuration(values['grace-period'] ?? '30s'),
+  };
+  const digest = values.digest ?? env['SLMOPS_MODEL_DIGEST'];
+  if (digest) cfg.digest = digest;
+  if (precision) cfg.precision = precision as SidecarConfig['precision'] & string;
+  if (values['execution-providers']) cfg.executionProviders = values['execution-providers'];
+  if (values.threads !== undefined) cfg.intraOpThreads = int('threads', values.threads, 1, 1, 1024);
+  return cfg;
+}
+
+/** "30s", "500ms", "2m" or plain milliseconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
+  if (!m) throw new ConfigError(`--grace-period: expected a duration like 30s, 500ms or 2m, got "${s}"`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+}

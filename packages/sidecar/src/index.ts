@@ -1,0 +1,10 @@
+export { type SidecarConfig, ConfigError, SIDECAR_USAGE, parseSidecarArgs, parseDuration } from './config.js';
+export { type SidecarDeps, type SidecarHandle, runSidecar } from './sidecar.js';
+export { knownPlugins, productionDeps, runSidecarMain, startSidecar } from './main.js';
+export { type RemoteGenerateRequest, type RemoteGenerationEvent, createClient, generateRemote, remoteGenerationSource } from './client.js';
+export { InferenceError, type InferenceErrorCode } from './inference/errors.js';
+export { InferenceService, type ModelInfo, type ServingState } from './inference/service.js';
+export { ModelSourceError, parseDigest, resolveModelSource } from './model-source.js';
+export { openWithFallback, parseProviderList, pluginProviderChain } from './execution-providers.js';
+export { type Logger, createJsonLogger, silentLogger } from './log.js';
+export { SERVICE_NAMES, loadProtos } from './grpc/protos.js';

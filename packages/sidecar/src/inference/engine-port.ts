@@ -1,0 +1,7 @@
+/** The engine contract the sidecar consumes (/work/contract-model-engine.md), from @slmops/engine. */
+import type { Engine as FullEngine } from '@slmops/engine';
+
+export type { EngineStats, FinishReason, GenerateRequest, GenerationEvent, Timings as GenerationTimings } from '@slmops/engine';
+
+/** The part of an Engine that serving uses (no evaluation entry points), so tests can pass an honest fake. */
+export type Engine = Pick<FullEngine, 'model' | 'precision' | 'executionProvider' | 'contextLength' | 'stats' | 'generate' | 'tokenize' | 'close'>;

@@ -1,0 +1,70 @@
+/**
+ * Composition root of the sidecar: real model loading (@slmops/model), the engine on onnxruntime-node, the
+ * hardware plugins, a JSON logger; `runSidecarMain` also owns signals and the exit code.
+ */
+import { createEngine } from '@slmops/engine';
+import { loadModel } from '@slmops/model';
+import { type HardwarePlugin, createHostContext, createPluginHost } from '@slmops/plugin-sdk';
+import { cpu } from '@slmops/plugin-cpu';
+import { listSupportedBackends } from 'onnxruntime-node';
+import { type SidecarConfig, parseSidecarArgs } from './config.js';
+import { resolve } from 'node:path';
+import { pluginProviderChain } from './execution-providers.js';
+import { isUrl } from './model-source.js';
+import { type Logger, createJsonLogger } from './log.js';
+import { type SidecarDeps, type SidecarHandle, runSidecar } from './sidecar.js';
+
+/** Hardware plugins this sidecar build knows, by name; `--plugin` picks one. */
+export function knownPlugins(): HardwarePlugin[] {
+  return [cpu()];
+}
+
+/** The production dependencies: model loading, engine, plugin chain and ORT's provider list. */
+export function productionDeps(logger: Logger, plugins: HardwarePlugin[] = knownPlugins()): SidecarDeps {
+  const host = createPluginHost(plugins);
+  const availableProviders = listSupportedBackends().map((b) => b.name);
+  return {
+    logger,
+    loadModel: (path, opts) => loadModel(path, { cacheDir: opts.cacheDir }),
+    createEngine: (model, opts) => createEngine(model as Parameters<typeof createEngine>[0], opts as Parameters<typeof createEngine>[1]),
+    providerChain: (name) => pluginProviderChain(host.resolve(name), { ...createHostContext(), availableProviders }),
+    availableProviders,
+  };
+}
+
+/** Starts a sidecar with production dependencies (used by `slmops serve` and the slmops-sidecar binary). */
+export function startSidecar(config: SidecarConfig, logger: Logger): Promise<SidecarHandle> {
+  return runSidecar(config, productionDeps(logger));
+}
+
+/**
+ * Runs until SIGTERM/SIGINT: then drains (health NOT_SERVING, in-flight streams finish within the grace
+ * period) and resolves 0. Resolves 1 when the servers cannot start or the model cannot load.
+ */
+export async function runSidecarMain(
+  argv: string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: Record<string, string | undefined>; cwd?: string },
+  opts: { signals?: NodeJS.EventEmitter; announce?: (s: SidecarHandle) => string } = {},
+): Promise<number> {
+  const signals = opts.signals ?? process;
+  const config = parseSidecarArgs(argv, io.env);
+  if (io.cwd && !isUrl(config.model)) config.model = resolve(io.cwd, config.model);
+  const logger = createJsonLogger(io.stderr, { component: 'sidecar' });
+  const sidecar = await startSidecar(config, logger);
+  const announce = opts.announce ?? ((s) => JSON.stringify({ grpc: s.grpcAddress, metrics: `http://${s.metricsAddress}/metrics` }));
+  io.stdout.write(`${announce(sidecar)}\n`);
+  return new Promise<number>((resolve) => {
+    let failed = false;
+    const stop = () => {
+      signals.off('SIGTERM', stop);
+      signals.off('SIGINT', stop);
+      void sidecar.shutdown().then(() => resolve(failed ? 1 : 0));
+    };
+    signals.on('SIGTERM', stop);
+    signals.on('SIGINT', stop);
+    sidecar.ready.catch(() => {
+      failed = true;
+      stop();
+    });
+  });
+}
