@@ -39,7 +39,7 @@ const int = (flag: string, v: string | undefined, def: number, min: number, max 
 
 export const SIDECAR_USAGE =
   'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
-  '[--cache-dir dir] [--precision fp32|fp16|int8|int4] [--plugin cpu] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
+  '[--cache-dir dir] [--precision fp32|fp16|int8|int4] [--plugin cpu|nvidia|jetson|intel|amd|qualcomm] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
   '[--max-queue 64] [--default-max-tokens 256] [--threads n] [--grace-period 30s]';
 
 /** Parses sidecar flags; env supplies defaults only for SLMOPS_MODEL, SLMOPS_MODEL_DIGEST and SLMOPS_CACHE_DIR. */

@@ -5,7 +5,12 @@
 import { createEngine } from '@slmops/engine';
 import { loadModel } from '@slmops/model';
 import { type HardwarePlugin, createHostContext, createPluginHost } from '@slmops/plugin-sdk';
+import { amd } from '@slmops/plugin-amd';
 import { cpu } from '@slmops/plugin-cpu';
+import { intel } from '@slmops/plugin-intel';
+import { jetson } from '@slmops/plugin-jetson';
+import { nvidia } from '@slmops/plugin-nvidia';
+import { qualcomm } from '@slmops/plugin-qualcomm';
 import { listSupportedBackends } from 'onnxruntime-node';
 import { type SidecarConfig, parseSidecarArgs } from './config.js';
 import { resolve } from 'node:path';
@@ -16,7 +21,7 @@ import { type SidecarDeps, type SidecarHandle, runSidecar } from './sidecar.js';
 
 /** Hardware plugins this sidecar build knows, by name; `--plugin` picks one. */
 export function knownPlugins(): HardwarePlugin[] {
-  return [cpu()];
+  return [nvidia(), jetson(), intel(), amd(), qualcomm(), cpu()];
 }
 
 /** The production dependencies: model loading, engine, plugin chain and ORT's provider list. */

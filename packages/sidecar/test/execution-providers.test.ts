@@ -40,6 +40,25 @@ describe('execution providers', () => {
     }
   });
 
+  it('with the nvidia plugin on this GPU-less machine falls back to cpu: metric, GetModelInfo, same tokens', async () => {
+    const h = await startHarness(baseConfig({ model: model.dir, plugin: 'nvidia' }), productionDeps(createJsonLogger(new PassThrough())));
+    try {
+      await h.sidecar.ready;
+      const info = await unary(h.inference, 'GetModelInfo', {});
+      expect(info['execution_provider']).toBe('cpu');
+      const fb = info['fallbacks'] as { from: string; to: string; reason: string }[];
+      expect(fb.map((f) => [f.from, f.to])).toEqual([['cuda', 'cpu']]);
+      expect(fb[0]!.reason).toMatch(/cuda|CUDA|nvidia/);
+      const metrics = await (await fetch(`http://${h.sidecar.metricsAddress}/metrics`)).text();
+      expect(metrics).toContain('slmops_ep_fallback_total{from="cuda",to="cpu"} 1');
+      const ref = reference();
+      const { messages } = await collect(generateCall(h, { prompt: ref.prompt, max_tokens: 30, temperature: 0 }));
+      expect(messages.slice(0, -1).map((m) => m['token_id'])).toEqual(ref.continuation.slice(0, 30));
+    } finally {
+      await h.close();
+    }
+  });
+
   it('uses the cpu plugin chain by default and rejects unknown provider names', async () => {
     let opened: string[] = [];
     const r = await openWithFallback({ chain: [{ name: 'cpu' }], availableProviders: ['cpu'], open: async (ep) => ((opened = [...opened, ep.name]), createFakeEngine()) });

@@ -120,7 +120,7 @@ describe('gRPC over loopback with a fake engine', () => {
     const engine = createFakeEngine({ maxBatchSize: 1, stepMs: 20 });
     h = await startHarness(baseConfig({ maxBatchSize: 1 }), { createEngine: async () => engine });
     await h.sidecar.ready;
-    const { error } = await collect(generateCall(h, { prompt: 'slow', max_tokens: 100 }, { deadline: Date.now() + 150 }));
+    const { error } = await collect(generateCall(h, { prompt: 'slow', max_tokens: 100 }, { deadline: Date.now() + 400 }));
     expect(error?.code).toBe(status.DEADLINE_EXCEEDED);
     await waitFor(() => engine.stats().running === 0 && engine.stats().waiting === 0);
     const call = generateCall(h, { prompt: 'slow', max_tokens: 100 });

@@ -24,8 +24,8 @@ describe('module boundaries are enforced by lint', () => {
     expect(ort.join('\n')).toMatch(/onnxruntime-node/);
   });
 
-  it('a plugin may not import an app', async () => {
-    const errors = await boundaryErrors('packages/plugins/amd/src/fixture.ts', "import * as s from '@slmops/sidecar';\nexport const x = s;\n");
+  it('a plugin may not import the engine (plugins stay free of ONNX Runtime)', async () => {
+    const errors = await boundaryErrors('packages/plugins/amd/src/fixture.ts', "import * as e from '@slmops/engine';\nexport const x = e;\n");
     expect(errors.join('\n')).toMatch(/type:plugin/);
   });
 

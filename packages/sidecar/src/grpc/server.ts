@@ -31,8 +31,11 @@ function callSignal(call: AnyCall): { signal: AbortSignal; dispose(): void } {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : Infinity;
   const expired = () => ac.abort(new InferenceError('DEADLINE_EXCEEDED', 'deadline exceeded'));
-  // grpc-js also cancels the call at the deadline; whichever fires first, a passed deadline is reported as such.
-  const onCancel = () => (Date.now() >= at ? expired() : ac.abort(new InferenceError('CANCELLED', 'cancelled by the client')));
+  // The client's deadline started before ours (grpc-timeout is relative, sent with the request), so its own expiry
+  // can cancel the call a little before our timer fires: a cancel in the last fifth of the window (at least 50 ms)
+  // is the deadline, not the client going away.
+  const slack = Number.isFinite(at) ? Math.max(50, (at - Date.now()) / 5) : 0;
+  const onCancel = () => (Date.now() >= at - slack ? expired() : ac.abort(new InferenceError('CANCELLED', 'cancelled by the client')));
   call.on('cancelled', onCancel);
   const timer = Number.isFinite(at) ? setTimeout(expired, Math.max(0, at - Date.now())) : undefined;
   return {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Engine, EngineStats, FinishReason, GenerateRequest, GenerationEvent, GenerationTimings } from './engine-port.js';
 import { InferenceError, invalidArgument, toInferenceError } from './errors.js';
 
@@ -62,7 +63,12 @@ export class InferenceService {
   #inflight = 0;
   #listeners = new Set<(s: ServingState) => void>();
   #idle = new Set<() => void>();
-  #shutdown = new AbortController();
+  // Every in-flight request listens on the shutdown signal, so more than the default 10 listeners is normal.
+  #shutdown = (() => {
+    const ac = new AbortController();
+    setMaxListeners(0, ac.signal);
+    return ac;
+  })();
   readonly #observer: ServingObserver;
   readonly #defaultMaxTokens: number;
   readonly #maxPromptBytes: number;
