@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.js';
 import { type AnyClient, type Harness, collect, generateCall, unary } from './helpers.js';
 import { type ConvertedModel, convertRandom, convertStories } from './real-model.js';
@@ -23,6 +23,13 @@ afterAll(() => {
   slow?.cleanup();
 });
 
+/** Children still running when a test ends (it failed before stopping them) are killed, never left behind. */
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const proc of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  children.clear();
+});
+
 interface Child {
   proc: ChildProcess;
   grpc: string;
@@ -37,6 +44,7 @@ async function startChild(dir: string, extra: string[] = []): Promise<Child> {
   const proc = spawn(process.execPath, [BIN, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--cache-dir', model.root, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(proc);
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
