@@ -1,4 +1,4 @@
-/** The engine's public request, event and handle types (contract-model-engine.md). */
+/** The engine's public request, event and handle types, shared by the CLI, the sidecar and the benchmarks. */
 import type { LoadedModel, Precision } from '@slmops/model';
 import type { SessionPortFactory } from './session.js';
 

@@ -1,4 +1,4 @@
-/** The engine contract the sidecar consumes (/work/contract-model-engine.md), from @slmops/engine. */
+/** The part of the @slmops/engine API the sidecar consumes. */
 import type { Engine as FullEngine } from '@slmops/engine';
 
 export type { EngineStats, FinishReason, GenerateRequest, GenerationEvent, Timings as GenerationTimings } from '@slmops/engine';
