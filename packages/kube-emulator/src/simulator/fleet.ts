@@ -4,11 +4,11 @@
  * node transitions an edge fleet sees: a node stops posting status (Ready=Unknown plus the node lifecycle
  * controller's `unreachable` taints) and comes back.
  */
-import { fleetNode, mulberry32, nodeFactories, type SimulatedNodeKind } from '@slmops/plugin-sdk/testing';
+import { fleetNode, mulberry32, nodeFactories, type SimulatedNodeKind } from '@slmops/plugin-sdk/testing/nodes';
 import { clone, rfc3339 } from './meta.js';
 import type { Node, NodeCondition, Taint } from './types.js';
 
-export type { SimulatedNodeKind } from '@slmops/plugin-sdk/testing';
+export type { SimulatedNodeKind } from '@slmops/plugin-sdk/testing/nodes';
 
 /** The hardware classes a default fleet mixes, with relative weights (CPU-heavy, like real edge fleets). */
 export const DEFAULT_FLEET_MIX: Readonly<Partial<Record<SimulatedNodeKind, number>>> = {

@@ -642,3 +642,7 @@ export function fleetNode(kind: SimulatedNodeKind, index: number, options: NodeO
   if (node.spec?.providerID?.startsWith('k3s://')) node.spec.providerID = `k3s://${name}`;
   return node;
 }
+
+// Fleet generators seed their node mix with the same PRNG the conformance fuzzing uses; exported here so they
+// need not load the vitest-based conformance suite.
+export { mulberry32 } from './fuzz.js';
