@@ -50,8 +50,8 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   try {
     return await command.run(rest, ctx);
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+    const err = e as Error & { code?: unknown };
+    if (e instanceof UsageError || (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'))) {
       writeLine(ctx.stderr, `slmops ${name}: ${err.message}\nUsage: ${command.usage}`);
       return 2;
     }

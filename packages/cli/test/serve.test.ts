@@ -35,6 +35,12 @@ describe('slmops serve and generate --server', () => {
     expect(err).toContain('"msg":"stopped"');
   }, 60_000);
 
+  it('generate --server reports an unreachable server with exit 1, not a crash', async () => {
+    const r = await runCli(['generate', '--server', '127.0.0.1:1', '--prompt', 'Once', '--max-tokens', '4']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^slmops generate: .*UNAVAILABLE/);
+  });
+
   it('exits 2 with the reason when --model is missing', async () => {
     const r = await runCli(['serve', '--port', '0']);
     expect(r.code).toBe(2);
