@@ -1,6 +1,6 @@
 /** Builds the SLMDeployment CustomResourceDefinition from the zod schema: the only source of the CRD YAML. */
 import { stringify } from 'yaml';
-import { API_VERSION, CATEGORIES, CRD_NAME, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './meta/keys.js';
+import { CATEGORIES, CRD_NAME, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './meta/keys.js';
 import type { JSONSchemaProps } from './openapi/types.js';
 import { slmDeploymentSpecSchema, slmDeploymentStatusSchema } from './schema/slmdeployment.js';
 import { toStructuralSchema } from './schema/to-openapi.js';
@@ -96,4 +96,3 @@ export function renderCRDYaml(): string {
   return CRD_BANNER + stringify(slmDeploymentCRD(), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-export { API_VERSION };
