@@ -17,8 +17,8 @@ const productConstraints = [
   { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:api', 'type:lib', 'type:sdk', 'type:plugin', 'type:io', 'type:app'], bannedExternalImports: ['onnxruntime-node'] },
   { sourceTag: 'scope:operator', bannedExternalImports: [...grpc, 'onnxruntime-node'] },
   { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:api', 'type:lib', 'type:sdk', 'type:plugin', 'type:io'] },
+  // End-to-end suites drive every binary, the CLI included; no product tag lists type:cli, so nothing else may use it.
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
-  { sourceTag: '*', notDependOnLibsWithTags: ['type:cli'] },
 ];
 
 /** Tests may also use test-only packages (the kube emulator); product code never may. */

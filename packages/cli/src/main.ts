@@ -9,6 +9,8 @@ import { inspectCommand } from './commands/inspect.js';
 import { packCommand } from './commands/pack.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { serveCommand } from './commands/serve.js';
+import { operatorCommand } from './commands/operator.js';
+import { exporterCommand } from './commands/exporter.js';
 import { type CliContext, type Command, UsageError, writeLine } from './context.js';
 
 /** Every command, in the order `slmops --help` lists them. */
@@ -23,6 +25,8 @@ export const commands: Record<string, Command> = {
   pack: packCommand,
   tokenize: tokenizeCommand,
   serve: serveCommand,
+  operator: operatorCommand,
+  exporter: exporterCommand,
 };
 
 function help(ctx: CliContext): void {

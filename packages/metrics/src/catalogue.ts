@@ -81,8 +81,6 @@ export const servingMetrics = {
   epFallback: counter<'from' | 'to'>({ name: 'slmops_ep_fallback_total', help: 'Execution providers that could not be used and the provider used instead.', labelNames: ['from', 'to'] }),
 } as const;
 
-/** Every definition of the catalogue, for uniqueness checks, docs and dashboards. */
-export const catalogue: readonly MetricDefinition[] = [...Object.values(servingMetrics)];
 
 /** Concrete bucket bounds of a histogram definition for a context. */
 export function resolveBuckets(d: MetricDefinition, ctx: BucketContext): number[] {

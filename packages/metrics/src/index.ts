@@ -9,10 +9,13 @@ export {
   counter,
   gauge,
   histogram,
-  catalogue,
   resolveBuckets,
   servingMetrics,
 } from './catalogue.js';
+export { RECONCILE_BUCKETS, operatorMetrics } from './operator-catalogue.js';
+export { nodeMetrics, pluginCollectorMetrics } from './node-catalogue.js';
+export { catalogue } from './all.js';
 export { DROPPED_DEFAULT_METRICS, type InstrumentOf, type Instruments, type RegistryOptions, createInstruments, createRegistry } from './registry.js';
 export { type HttpHandler, type MetricsServer, createHttpServer, listenHttp, metricsHandler, startMetricsServer } from './http.js';
 export type { Registry } from 'prom-client';
+export * from './parse.js';

@@ -13,7 +13,8 @@ export interface SidecarConfig {
   metricsHost: string;
   metricsPort: number;
   cacheDir: string;
-  precision?: 'fp32' | 'fp16' | 'int8' | 'int4';
+  /** Acceptable variants, best first (`--precision int8,fp32`); the first one the package has is served. */
+  precisions?: Precision[];
   /** Explicit provider chain; overrides the plugin's. */
   executionProviders?: string;
   /** Hardware plugin whose provider chain is used; default cpu. */
@@ -39,7 +40,7 @@ const int = (flag: string, v: string | undefined, def: number, min: number, max 
 
 export const SIDECAR_USAGE =
   'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
-  '[--cache-dir dir] [--precision fp32|fp16|int8|int4] [--plugin cpu|nvidia|jetson|intel|amd|qualcomm] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
+  '[--cache-dir dir] [--precision int8,fp16,fp32] [--plugin cpu|nvidia|jetson|intel|amd|qualcomm] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
   '[--max-queue 64] [--default-max-tokens 256] [--threads n] [--grace-period 30s]';
 
 /** Parses sidecar flags; env supplies defaults only for SLMOPS_MODEL, SLMOPS_MODEL_DIGEST and SLMOPS_CACHE_DIR. */
@@ -67,8 +68,8 @@ export function parseSidecarArgs(argv: string[], env: Record<string, string | un
   });
   const model = values.model ?? env['SLMOPS_MODEL'];
   if (!model) throw new ConfigError('--model is required (a package folder, a .slm.tar or an http(s)/file URL)');
-  const precision = values.precision;
-  if (precision !== undefined && !['fp32', 'fp16', 'int8', 'int4'].includes(precision)) throw new ConfigError(`--precision: expected fp32, fp16, int8 or int4, got "${precision}"`);
+  const precisions = values.precision?.split(',').map((p) => p.trim());
+  for (const p of precisions ?? []) if (!(PRECISIONS as readonly string[]).includes(p)) throw new ConfigError(`--precision: expected a comma-separated list of fp32, fp16, int8, int4; got "${p}"`);
   const host = values.host ?? '0.0.0.0';
   const cfg: SidecarConfig = {
     model,
@@ -85,7 +86,7 @@ export function parseSidecarArgs(argv: string[], env: Record<string, string | un
   };
   const digest = values.digest ?? env['SLMOPS_MODEL_DIGEST'];
   if (digest) cfg.digest = digest;
-  if (precision) cfg.precision = precision as SidecarConfig['precision'] & string;
+  if (precisions) cfg.precisions = precisions as Precision[];
   if (values['execution-providers']) cfg.executionProviders = values['execution-providers'];
   if (values.threads !== undefined) cfg.intraOpThreads = int('threads', values.threads, 1, 1, 1024);
   return cfg;
@@ -97,4 +98,18 @@ export function parseDuration(s: string): number {
   if (!m) throw new ConfigError(`--grace-period: expected a duration like 30s, 500ms or 2m, got "${s}"`);
   const n = Number(m[1]);
   return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+}
+
+const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/**
+ * The variant to serve: the first of `preferences` that the package has, or the package's first variant when no
+ * preference is given. Throws naming both lists when the package has none of the acceptable variants.
+ */
+export function choosePrecision(preferences: readonly string[] | undefined, available: readonly string[]): string | undefined {
+  if (!preferences?.length) return undefined;
+  const chosen = preferences.find((p) => available.includes(p));
+  if (chosen === undefined) throw new ConfigError(`--precision: the package has variants [${available.join(', ')}], none of the acceptable [${preferences.join(', ')}]`);
+  return chosen;
 }

@@ -12,7 +12,7 @@ import { jetson } from '@slmops/plugin-jetson';
 import { nvidia } from '@slmops/plugin-nvidia';
 import { qualcomm } from '@slmops/plugin-qualcomm';
 import { listSupportedBackends } from 'onnxruntime-node';
-import { type SidecarConfig, parseSidecarArgs } from './config.js';
+import { SIDECAR_USAGE, type SidecarConfig, parseSidecarArgs } from './config.js';
 import { resolve } from 'node:path';
 import { pluginProviderChain } from './execution-providers.js';
 import { isUrl } from './model-source.js';
@@ -44,13 +44,18 @@ export function startSidecar(config: SidecarConfig, logger: Logger): Promise<Sid
 
 /**
  * Runs until SIGTERM/SIGINT: then drains (health NOT_SERVING, in-flight streams finish within the grace
- * period) and resolves 0. Resolves 1 when the servers cannot start or the model cannot load.
+ * period) and resolves 0. Resolves 1 when the servers cannot start or the model cannot load. `--help`/`-h`
+ * prints usage on stdout and resolves 0.
  */
 export async function runSidecarMain(
   argv: string[],
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: Record<string, string | undefined>; cwd?: string },
   opts: { signals?: NodeJS.EventEmitter; announce?: (s: SidecarHandle) => string } = {},
 ): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(`Usage: ${SIDECAR_USAGE}\n`);
+    return 0;
+  }
   const signals = opts.signals ?? process;
   const config = parseSidecarArgs(argv, io.env);
   if (io.cwd && !isUrl(config.model)) config.model = resolve(io.cwd, config.model);

@@ -1,7 +1,7 @@
 import { type EPConfig, type ProviderStatus } from '@slmops/plugin-sdk';
 import { type HttpHandler, type MetricsServer, type Registry, createRegistry, metricsHandler, startMetricsServer } from '@slmops/metrics';
 import type { Server } from '@grpc/grpc-js';
-import type { SidecarConfig } from './config.js';
+import { type SidecarConfig, choosePrecision } from './config.js';
 import { openWithFallback, parseProviderList } from './execution-providers.js';
 import { bindGrpc, createGrpcServer } from './grpc/server.js';
 import { openAiHandler } from './http/openai.js';
@@ -75,6 +75,7 @@ export async function runSidecar(config: SidecarConfig, deps: SidecarDeps): Prom
     try {
       const source = await resolveModelSource(config.model, { cacheDir: config.cacheDir, ...(config.digest ? { digest: config.digest } : {}) });
       const model = await deps.loadModel(source.path, { cacheDir: config.cacheDir });
+      const precision = choosePrecision(config.precisions, variantsOf(model));
       const { chain, probed } = config.executionProviders
         ? { chain: parseProviderList(config.executionProviders, deps.knownProviders ?? ['tensorrt', 'cuda', 'openvino', 'migraphx', 'rocm', 'qnn', 'webgpu', 'xnnpack', 'dml', 'coreml', 'cpu']), probed: undefined }
         : await deps.providerChain(config.plugin);
@@ -87,7 +88,7 @@ export async function runSidecar(config: SidecarConfig, deps: SidecarDeps): Prom
             executionProviders: [ep.name],
             maxBatchSize: config.maxBatchSize,
             maxQueue: config.maxQueue,
-            ...(config.precision ? { precision: config.precision } : {}),
+            ...(precision ? { precision } : {}),
             ...(config.intraOpThreads ? { intraOpThreads: config.intraOpThreads } : {}),
           }),
       });
@@ -160,4 +161,10 @@ function metricsObserverProxy() {
       failed: (c: string) => target?.failed(c),
     },
   };
+}
+
+/** The precisions a loaded package offers (slm.json variants); empty when the port's model has no manifest. */
+function variantsOf(model: unknown): string[] {
+  const variants = (model as { manifest?: { variants?: Array<{ precision: string }> } } | undefined)?.manifest?.variants;
+  return Array.isArray(variants) ? variants.map((v) => v.precision) : [];
 }

@@ -30,6 +30,15 @@ export const Reason = {
   Aborted: 'Aborted',
   ExecutionProviderFallback: 'ExecutionProviderFallback',
   AsExpected: 'AsExpected',
+  ModelLoadFailed: 'ModelLoadFailed',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  AnalysisInconclusive: 'AnalysisInconclusive',
+  Promoted: 'Promoted',
+  RolloutStarted: 'RolloutStarted',
+  WaveStarted: 'WaveStarted',
+  AnalysisPassed: 'AnalysisPassed',
+  UnplacedNodes: 'UnplacedNodes',
+  RollbackInProgress: 'RollbackInProgress',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -1,4 +1,5 @@
 /** API coordinates, label and annotation keys shared by the operator, sidecar, CLI and chart. */
+import { createHash } from 'node:crypto';
 
 export const GROUP = 'slmops.io';
 export const VERSION = 'v1alpha1';
@@ -30,9 +31,26 @@ export const Labels = {
   precision: `${GROUP}/precision`,
   /** Hash of the desired pod template; pods whose hash differs are out of date. */
   specHash: `${GROUP}/spec-hash`,
+  /** The SLMDeployment revision (model digest + serving spec hash) a pod was rendered from. */
+  revision: `${GROUP}/revision`,
   /** Stable or canary track in Replicated mode. */
   track: `${GROUP}/track`,
 } as const;
+
+/**
+ * A valid label value (<= 63 chars, alphanumeric ends): the value itself, or a cut plus an 8-hex sha256 suffix
+ * when it is not. The operator labels pods `slmops.io/deployment=labelValue(name)`; every selector must match.
+ */
+export function labelValue(value: string): string {
+  if (value.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value)) return value;
+  // Hash of the JSON string: the operator's stableHash(value) since 0.1.0, so existing labels keep matching.
+  const hash = createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 8);
+  const head = value.replace(/[^-A-Za-z0-9_.]/g, '-').slice(0, 54).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return head ? `${head}-${hash}` : hash;
+}
+
+/** Label selector of the pods serving one SLMDeployment, as `kubectl -l` and list calls take it. */
+export const deploymentSelector = (name: string): string => `${Labels.deployment}=${labelValue(name)}`;
 
 export const Annotations = {
   /** Manual rollout control written by `kubectl slm rollout promote|abort|…`. */

@@ -163,6 +163,9 @@ const rollout = z.strictObject({
       maxP95LatencyMs: z.int().min(1).max(3_600_000).optional(),
       maxTtftP95Ms: z.int().min(1).max(3_600_000).optional(),
       minSamples: z.int().min(0).max(1_000_000).default(20),
+      timeout: duration()
+        .optional()
+        .describe('How long a wave may stay inconclusive (fewer than minSamples) before analysis fails; default 5 intervals.'),
     })
     .prefault({}),
   offline: z
@@ -173,6 +176,9 @@ const rollout = z.strictObject({
     .prefault({}),
   autoRollback: z.boolean().default(true),
   paused: z.boolean().default(false),
+  progressDeadline: duration()
+    .default('10m')
+    .describe('How long updated pods may stay not Ready (crash-looping, failing readiness, digest mismatch) before the wave fails.'),
 });
 
 const privacy = z.strictObject({
@@ -251,6 +257,21 @@ export const slmDeploymentStatusSchema = z.strictObject({
         .optional(),
       updatedPercent: z.int().min(0).max(100).optional(),
       message: z.string().max(4096).optional(),
+      /** Why the rollout is in its phase (a Reason), e.g. OfflineNodesExceeded. */
+      reason: z.string().max(1024).optional(),
+      /** When the current wave started (its pods were first deleted), RFC 3339. */
+      waveStartTime: z.string().meta({ format: 'date-time' }).optional(),
+      /** When every online pod of the current wave was updated and Ready: analysis and pause count from here. */
+      waveReadyTime: z.string().meta({ format: 'date-time' }).optional(),
+      /** When the current wave passed analysis (or was promoted); the wave's pause then runs out. */
+      wavePassedTime: z.string().meta({ format: 'date-time' }).optional(),
+      /** The revision rolled back or failed; the operator keeps serving currentRevision while updateRevision equals it. */
+      failedRevision: z.string().max(256).optional(),
+      /** Values of the slmops.io/promote and slmops.io/abort annotations already acted on, so they apply once. */
+      handledPromote: z.string().max(256).optional(),
+      handledAbort: z.string().max(256).optional(),
+      /** Replicated mode: canary replicas of the current wave. */
+      canaryReplicas: z.int().min(0).optional(),
       lastAnalysis: z
         .strictObject({
           time: z.string().meta({ format: 'date-time' }),

@@ -177,6 +177,7 @@ export class HttpApi {
         ...(ctx.name ? { name: ctx.name } : {}),
         code,
         client: req.headers['user-agent'] ?? '',
+        ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
         source: 'http',
         method: req.method ?? 'GET',
         path: url.pathname,

@@ -17,6 +17,8 @@ export interface RequestLogEntry {
   code: number;
   /** The HTTP user agent, or the `client` an in-process caller named. */
   client: string;
+  /** The User-Agent header (HTTP requests only). */
+  userAgent?: string;
   source: 'http' | 'in-process';
   method?: string;
   path?: string;
@@ -52,6 +54,7 @@ export class RequestLog {
   private readonly kept: RequestLogEntry[] = [];
   private seq = 0;
   private readonly totals = new Map<string, number>();
+  private readonly writeTotals = new Map<string, number>();
 
   constructor(private readonly capacity = 50_000) {}
 
@@ -61,6 +64,7 @@ export class RequestLog {
     if (this.kept.length > this.capacity * 1.2) this.kept.splice(0, this.kept.length - this.capacity);
     const key = `${e.verb} ${e.resource}`;
     this.totals.set(key, (this.totals.get(key) ?? 0) + 1);
+    if (WRITE_VERBS.includes(e.verb)) this.writeTotals.set(e.client, (this.writeTotals.get(e.client) ?? 0) + 1);
   }
 
   /** The current position; pass it to `since` to see only what happened afterwards. */
@@ -85,6 +89,21 @@ export class RequestLog {
   /** Totals since start: `{ "list pods": 3, "watch slmdeployments.slmops.io": 1 }`. */
   counts(): Record<string, number> {
     return Object.fromEntries([...this.totals].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /**
+   * Write requests (create, update, patch, delete, deletecollection; failed ones too) since start, by client
+   * (the HTTP User-Agent): exact however long the run, e.g. to assert that only the leader replica writes.
+   */
+  writesByClient(): Record<string, number> {
+    return Object.fromEntries([...this.writeTotals].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /** Write requests after `mark` (among the kept entries) by client, optionally filtered further. */
+  writesByClientSince(mark: number, filter: Omit<RequestFilter, 'verb'> = {}): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.writesSince(mark, filter)) out[e.client] = (out[e.client] ?? 0) + 1;
+    return out;
   }
 
   /** Totals by verb since start. */

@@ -591,8 +591,13 @@ export class Store {
       namespace = undefined;
     }
     if (!meta.name) {
-      if (meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
-      else throw invalid(t.kind, t.group, '', [{ path: 'metadata.name', type: 'Required', message: 'Required value: name or generateName is required' }]);
+      if (meta.generateName) {
+        // Like the API server since 1.30 (RetryGenerateName): a suffix that collides is drawn again, up to 8 times.
+        const taken = this.bucket(t).objects;
+        let generated = `${meta.generateName}${randomSuffix()}`;
+        for (let i = 1; i < 8 && taken.has(objectKey(namespace, generated)); i++) generated = `${meta.generateName}${randomSuffix()}`;
+        meta.name = generated;
+      } else throw invalid(t.kind, t.group, '', [{ path: 'metadata.name', type: 'Required', message: 'Required value: name or generateName is required' }]);
     }
     const name = meta.name;
     this.checkName(t, name);

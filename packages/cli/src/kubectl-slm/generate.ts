@@ -1,0 +1,80 @@
+/** `kubectl slm generate <slmd> --prompt …`: streams a completion from one Ready pod of the deployment. */
+import { Resources } from '@slmops/kube';
+import { generateRemote, type RemoteGenerateRequest } from '@slmops/sidecar';
+import { numberFlag } from '../commands/generate.js';
+import { UsageError, writeLine } from '../context.js';
+import { getSlmd, type Subcommand } from './command.js';
+import { hostPort, isServing, type PodObject, podPort, podSelector } from './pods.js';
+
+/** Container port names the operator gives the sidecar's gRPC and metrics ports. */
+export const GRPC_PORT_NAME = 'grpc';
+export const METRICS_PORT_NAME = 'metrics';
+
+/** The pod to send to: the one named by --pod, else the first serving pod by name (stable across runs). */
+export function choosePod(pods: readonly PodObject[], wanted?: string): PodObject | undefined {
+  const serving = pods.filter(isServing).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  return wanted ? serving.find((p) => p.metadata.name === wanted) : serving[0];
+}
+
+export const generateCommand: Subcommand = {
+  summary: 'Generate text on one Ready pod of an SLMDeployment (streams tokens to stdout)',
+  usage:
+    'kubectl slm generate NAME --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--pod POD] [--json] [-n NS]',
+  options: {
+    prompt: { type: 'string', short: 'p' },
+    'max-tokens': { type: 'string', default: '64' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string' },
+    stop: { type: 'string', multiple: true },
+    pod: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+  async run(session, positionals, values) {
+    if (positionals.length !== 1) throw new UsageError('generate needs exactly one SLMDeployment name');
+    const prompt = values['prompt'] as string | undefined;
+    if (prompt === undefined) throw new UsageError('--prompt is required');
+    const opt = (key: string, v: number | undefined) => (v === undefined ? {} : { [key]: v });
+    const request: RemoteGenerateRequest = {
+      prompt,
+      max_tokens: numberFlag('max-tokens', values['max-tokens'] as string, { int: true, min: 1 })!,
+      ...opt('temperature', numberFlag('temperature', values['temperature'] as string | undefined, { min: 0 })),
+      ...opt('top_k', numberFlag('top-k', values['top-k'] as string | undefined, { int: true, min: 0 })),
+      ...opt('top_p', numberFlag('top-p', values['top-p'] as string | undefined)),
+      ...opt('seed', numberFlag('seed', values['seed'] as string | undefined, { int: true, min: 0 })),
+      ...((values['stop'] as string[] | undefined) ? { stop: values['stop'] as string[] } : {}),
+    };
+    const name = positionals[0]!;
+    const client = await session.client();
+    const namespace = await session.namespace();
+    const slmd = await getSlmd(client, namespace, name);
+    const pods = await client.list<PodObject>(Resources.Pod, { namespace, labelSelector: podSelector(name) });
+    const wanted = values['pod'] as string | undefined;
+    const pod = choosePod(pods.items, wanted);
+    if (!pod) {
+      throw new Error(
+        wanted
+          ? `pod "${wanted}" is not a Ready pod of slmdeployment "${name}" in namespace "${namespace}"`
+          : `slmdeployment "${name}" in namespace "${namespace}" has no Ready pods (${pods.items.length} pods found)`,
+      );
+    }
+    const port = podPort(pod, GRPC_PORT_NAME, slmd.spec.serving?.port);
+    if (port === undefined) throw new Error(`pod "${pod.metadata.name}" has no container port named "${GRPC_PORT_NAME}" and spec.serving.port is not set`);
+    const address = hostPort(pod.status!.podIP!, port);
+    // Only the pod and address go to stderr: the prompt and the completion never reach a log.
+    writeLine(session.ctx.stderr, `generating on pod ${pod.metadata.name} (${address})`);
+    let text = '';
+    let tokens = 0;
+    for await (const ev of generateRemote(address, request)) {
+      if (ev.type === 'token') {
+        tokens++;
+        if (values['json']) text += ev.text;
+        else session.ctx.stdout.write(ev.text);
+      } else if (values['json']) {
+        writeLine(session.ctx.stdout, JSON.stringify({ pod: pod.metadata.name, text, tokens, finishReason: ev.finishReason, promptTokens: ev.promptTokens, completionTokens: ev.completionTokens }));
+      } else writeLine(session.ctx.stdout);
+    }
+    return 0;
+  },
+};

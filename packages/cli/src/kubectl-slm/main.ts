@@ -1,0 +1,109 @@
+/**
+ * Composition root of `kubectl-slm`, the kubectl plugin (`kubectl slm …`): parses kubectl's global flags, opens
+ * the client from the kubeconfig, runs the subcommand and maps errors to kubectl-style stderr and exit codes.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { createKubeClient, KubeApiError, loadKubeConfig } from '@slmops/kube';
+import { type CliContext, UsageError, writeLine } from '../context.js';
+import type { Subcommand } from './command.js';
+import { FIELD_MANAGER } from './command.js';
+import { describeCommand } from './describe.js';
+import { generateCommand } from './generate.js';
+import { getCommand } from './get.js';
+import { createSession, GLOBAL_USAGE, parseCommandLine, type PluginDeps } from './options.js';
+import { rolloutCommands } from './rollout.js';
+import { topCommand } from './top.js';
+
+const VERSION = '0.1.0';
+
+/** Top-level subcommands; `rollout` has its own verbs. */
+export const subcommands: Record<string, Subcommand> = {
+  get: getCommand,
+  describe: describeCommand,
+  generate: generateCommand,
+  top: topCommand,
+};
+
+/** The real kubeconfig, API client, HTTP and clock. */
+export function productionDeps(): PluginDeps {
+  return {
+    async connect({ kubeconfig, context, env }) {
+      const kubeConfig = loadKubeConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}), env });
+      const namespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
+      return { client: createKubeClient({ kubeConfig, fieldManager: FIELD_MANAGER, userAgent: `kubectl-slm/${VERSION}` }), namespace };
+    },
+    async fetchText(url, signal) {
+      const res = await fetch(url, { signal });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return res.text();
+    },
+    now: () => new Date(),
+    sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}),
+  };
+}
+
+function rootHelp(ctx: CliContext): void {
+  writeLine(ctx.stdout, 'kubectl slm: operate SLMDeployments (slmops.io/v1alpha1) from kubectl\n\nCommands:');
+  for (const [name, c] of Object.entries(subcommands)) writeLine(ctx.stdout, `  ${name.padEnd(10)} ${c.summary}`);
+  writeLine(ctx.stdout, `  ${'rollout'.padEnd(10)} Manage a rollout: ${Object.keys(rolloutCommands).join('|')}`);
+  writeLine(ctx.stdout, `\n${GLOBAL_USAGE}\n\nRun \`kubectl slm <command> --help\` for a command's flags.`);
+}
+
+function rolloutHelp(ctx: CliContext): void {
+  writeLine(ctx.stdout, 'Manage the rollout of an SLMDeployment.\n\nCommands:');
+  for (const [name, c] of Object.entries(rolloutCommands)) writeLine(ctx.stdout, `  ${name.padEnd(8)} ${c.summary}`);
+  writeLine(ctx.stdout, '\nUsage: kubectl slm rollout <command> NAME [flags]');
+}
+
+const helpFlag = (args: string[]) => args.includes('--help') || args.includes('-h');
+
+/** Runs `kubectl slm <command> …`; resolves to the exit code: 0 ok, 1 failure, 2 usage error. */
+export async function main(argv: string[], ctx: CliContext, deps: PluginDeps = productionDeps()): Promise<number> {
+  const [first, ...rest] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    rootHelp(ctx);
+    return first ? 0 : 2;
+  }
+  if (first === 'version' || first === '--version') {
+    writeLine(ctx.stdout, `kubectl-slm ${VERSION}`);
+    return 0;
+  }
+  let label = first;
+  let command = subcommands[first];
+  let args = rest;
+  if (first === 'rollout') {
+    const [verb, ...more] = rest;
+    if (!verb || verb.startsWith('-')) {
+      rolloutHelp(ctx);
+      return verb && helpFlag([verb]) ? 0 : 2;
+    }
+    label = `rollout ${verb}`;
+    command = rolloutCommands[verb];
+    args = more;
+    if (!command) {
+      writeLine(ctx.stderr, `error: unknown command "rollout ${verb}"; known: ${Object.keys(rolloutCommands).join(', ')}`);
+      return 2;
+    }
+  }
+  if (!command) {
+    writeLine(ctx.stderr, `error: unknown command "${first}" for "kubectl slm"; known: ${[...Object.keys(subcommands), 'rollout'].join(', ')}`);
+    return 2;
+  }
+  if (helpFlag(args)) {
+    writeLine(ctx.stdout, `${command.summary}\n\nUsage: ${command.usage}\n\n${GLOBAL_USAGE}`);
+    return 0;
+  }
+  try {
+    const { values, positionals } = parseCommandLine(args, command.options);
+    return await command.run(createSession(values, ctx, deps), positionals, values);
+  } catch (e) {
+    const err = e as Error & { code?: unknown };
+    if (e instanceof UsageError || (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'))) {
+      writeLine(ctx.stderr, `error: ${err.message}\nSee 'kubectl slm ${label} --help' for usage.`);
+      return 2;
+    }
+    if (e instanceof KubeApiError) writeLine(ctx.stderr, `Error from server (${e.reason}): ${e.message}`);
+    else writeLine(ctx.stderr, `error: ${err.message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,115 @@
+/** Global kubectl flags, output formats and the session every `kubectl slm` subcommand runs in. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { KubeClient } from '@slmops/kube';
+import { type CliContext, UsageError } from '../context.js';
+
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
+
+/** What the kubeconfig resolves to: a client and the context's default namespace. */
+export interface Connection {
+  client: KubeClient;
+  /** The namespace of the current context, or "default". */
+  namespace: string;
+}
+
+export interface ConnectOptions {
+  kubeconfig?: string;
+  context?: string;
+  env: Record<string, string | undefined>;
+}
+
+/** Side effects the plugin needs, passed in by main.ts so tests can run it in-process. */
+export interface PluginDeps {
+  connect(options: ConnectOptions): Promise<Connection>;
+  /** HTTP GET of a pod's /metrics (plain fetch in production). */
+  fetchText(url: string, signal: AbortSignal): Promise<string>;
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** One parsed invocation: where to look and how to print, plus a lazily opened connection. */
+export interface Session {
+  ctx: CliContext;
+  deps: PluginDeps;
+  /** The namespace to use (flag, else the context's default). Ignored when allNamespaces is true. */
+  namespace(): Promise<string>;
+  allNamespaces: boolean;
+  output: OutputFormat;
+  client(): Promise<KubeClient>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Flags every subcommand accepts, as kubectl spells them. */
+export const globalOptions = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  'all-namespaces': { type: 'boolean', short: 'A', default: false },
+  output: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies Options;
+
+export const GLOBAL_USAGE =
+  'Global flags:\n' +
+  '  --kubeconfig <path>     kubeconfig file (default $KUBECONFIG, then ~/.kube/config)\n' +
+  '  --context <name>        kubeconfig context (default: current-context)\n' +
+  '  -n, --namespace <ns>    namespace (default: the context\'s namespace, else "default")\n' +
+  '  -A, --all-namespaces    list across all namespaces (get, top)\n' +
+  '  -o, --output <format>   json|yaml|wide|name (get, describe takes none)';
+
+const FORMATS: readonly string[] = ['json', 'yaml', 'wide', 'name'];
+
+/** Parses global + command flags anywhere on the line (kubectl allows both orders). */
+export function parseCommandLine(argv: string[], commandOptions: Options): { values: Record<string, unknown>; positionals: string[] } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...globalOptions, ...commandOptions },
+    allowPositionals: true,
+    strict: true,
+  });
+  const output = values['output'] as string | undefined;
+  if (output !== undefined && !FORMATS.includes(output)) {
+    throw new UsageError(`unable to match a printer suitable for the output format "${output}", allowed formats are: ${FORMATS.join(',')}`);
+  }
+  return { values, positionals };
+}
+
+/** Builds the session from parsed global flags; the connection is opened on first use only. */
+export function createSession(values: Record<string, unknown>, ctx: CliContext, deps: PluginDeps): Session {
+  let conn: Promise<Connection> | undefined;
+  const connect = () =>
+    (conn ??= deps.connect({
+      ...(typeof values['kubeconfig'] === 'string' ? { kubeconfig: values['kubeconfig'] } : {}),
+      ...(typeof values['context'] === 'string' ? { context: values['context'] } : {}),
+      env: ctx.env,
+    }));
+  const flagNs = values['namespace'];
+  return {
+    ctx,
+    deps,
+    allNamespaces: values['all-namespaces'] === true,
+    output: ((values['output'] as string | undefined) ?? 'table') as OutputFormat,
+    async namespace() {
+      return typeof flagNs === 'string' && flagNs !== '' ? flagNs : (await connect()).namespace;
+    },
+    async client() {
+      return (await connect()).client;
+    },
+  };
+}
+
+/** Parses a kubectl duration ("30s", "5m", "1h30m", "250ms", bare seconds "0"); a bad value names the flag. */
+export function parseDurationFlag(flag: string, raw: string): number {
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(raw); m; m = re.exec(raw)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    consumed = re.lastIndex;
+  }
+  if (raw === '' || consumed !== raw.length) throw new UsageError(`--${flag} must be a duration such as 30s, 5m or 1h, got "${raw}"`);
+  return total;
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The node exporter DaemonSet's entry point: `slmops-exporter --node-name … [--metrics-bind-address :9465]`.
+import { EXPORTER_USAGE, runExporterMain } from '../dist/index.js';
+
+runExporterMain(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
+  (code) => process.exit(code),
+  (e) => {
+    const usage = e.name === 'ConfigError' || e.code?.startsWith?.('ERR_PARSE_ARGS');
+    process.stderr.write(`slmops-exporter: ${e.message}\n${usage ? `Usage: ${EXPORTER_USAGE}\n` : ''}`);
+    process.exit(usage ? 2 : 1);
+  },
+);
