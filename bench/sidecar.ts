@@ -3,7 +3,7 @@
  * child process, client here) beside the in-process engine on the same package, at concurrency 1, 4, 16, 32,
  * for stories260K and a random-weight model of the 15M shape. Not a test: prints a Markdown table.
  *
- *   npx nx run bench:sidecar        (BENCH_SHAPES=260k,15m  BENCH_REQUESTS=3 requests per client)
+ *   npx nx run bench:sidecar        (BENCH_SHAPES=260k,15m  BENCH_REQUESTS=3 requests per client  BENCH_THREADS=n)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +34,8 @@ const SHAPES: Shape[] = [
 const CONCURRENCY = [1, 4, 16, 32];
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 3);
 const wanted = (process.env['BENCH_SHAPES'] ?? '260k,15m').split(',');
+/** ONNX Runtime intra-op threads for both paths (default: ORT's own choice); the same on both sides. */
+const THREADS = process.env['BENCH_THREADS'] ? Number(process.env['BENCH_THREADS']) : undefined;
 const PROMPT_IDS = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426];
 
 interface Row {
@@ -88,7 +90,7 @@ async function buildPackage(shape: Shape, work: string): Promise<string> {
 }
 
 async function startSidecar(dir: string): Promise<{ proc: ChildProcess; address: string }> {
-  const proc = spawn(process.execPath, [sidecarBin, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--max-batch-size', '32', '--max-queue', '256'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const proc = spawn(process.execPath, [sidecarBin, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--max-batch-size', '32', '--max-queue', '256', ...(THREADS ? ['--threads', String(THREADS)] : [])], { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: proc.stdout! }).once('line', resolve));
   const address = (JSON.parse(line) as { grpc: string }).grpc;
   const health = createClient('health', address);
@@ -107,7 +109,7 @@ async function main() {
   try {
     for (const shape of SHAPES.filter((s) => wanted.includes(s.key))) {
       const dir = await buildPackage(shape, work);
-      const engine = await createEngine(await loadModel(dir), { maxBatchSize: 32, maxQueue: 256 });
+      const engine = await createEngine(await loadModel(dir), { maxBatchSize: 32, maxQueue: 256, ...(THREADS ? { intraOpThreads: THREADS } : {}) });
       const inProcess: OneRequest = async (promptIds) => {
         const t0 = performance.now();
         let ttft = NaN;

@@ -1,5 +1,5 @@
 /**
- * Metric-gated wave rollouts end to end on the kube emulator: the real operator (H3's runtime + the pure core)
+ * Metric-gated wave rollouts end to end on the kube emulator: the real operator (runtime + pure core)
  * over the real HTTP client, the fleet simulator, and, for analysis and rollback, real sidecar processes serving
  * the bundled stories260K model through the simulator's process runner.
  */

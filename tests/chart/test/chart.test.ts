@@ -228,7 +228,7 @@ describe('every optional feature enabled', () => {
 });
 
 describe('chart files loaded by templates', () => {
-  /** A copy of the chart with the fixture dashboard and alert files added (the real chart's are H4's and change). */
+  /** A copy of the chart with the fixture dashboard and alert files added (the real chart's are generated and change). */
   function chartCopyWithExtras(): string {
     const dir = mkdtempSync(join(tmpdir(), 'slmops-chart-'));
     cpSync(CHART_DIR, join(dir, 'slmops'), { recursive: true });
