@@ -70,7 +70,7 @@ export class OperatorMetrics implements ReconcileObserver {
 
     // Counters move on transitions the status records, so a resync never counts an analysis twice.
     const last = status.rollout?.lastAnalysis;
-    if (last && last.time !== prev.rollout?.lastAnalysis?.time) this.ins.analysisResults.inc({ ...d, result: last.passed ? 'passed' : 'failed' });
+    if (last && last.time !== prev.rollout?.lastAnalysis?.time) this.ins.analysisResults.inc({ ...d, result: analysisResult(last.passed, status.rollout?.phase) });
     const rolledBack = (st: SLMDeploymentStatus) => st.conditions?.find((c) => c.type === 'RolledBack')?.status === 'True';
     if (rolledBack(status) && !rolledBack(prev)) this.ins.rollbacks.inc(d);
   }
@@ -89,9 +89,18 @@ export class OperatorMetrics implements ReconcileObserver {
     for (const digest of s.digests) this.ins.servedDigest.remove({ ...d, digest });
     if (s.info) this.ins.deploymentInfo.remove({ ...d, ...s.info });
     for (const type of s.conditionTypes) for (const status of CONDITION_STATUSES) this.ins.deploymentCondition.remove({ ...d, type, status });
-    for (const result of ['passed', 'failed']) this.ins.analysisResults.remove({ ...d, result });
+    for (const result of ['passed', 'failed', 'inconclusive']) this.ins.analysisResults.remove({ ...d, result });
     this.ins.rollbacks.remove(d);
   }
+}
+
+/**
+ * The analysis_total result of a recorded analysis: a verdict that did not pass while the wave is still being
+ * analysed is inconclusive (too few samples so far); one that ended the wave (rollback) failed.
+ */
+export function analysisResult(passed: boolean, phase: string | undefined): 'passed' | 'failed' | 'inconclusive' {
+  if (passed) return 'passed';
+  return phase === 'Analyzing' ? 'inconclusive' : 'failed';
 }
 
 /** Thrown for a write attempted by a replica that does not hold the lease. */
