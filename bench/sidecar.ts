@@ -1,9 +1,10 @@
 /**
  * bench:sidecar — end-to-end tokens/s and time to first token of the sidecar over gRPC streaming (server in a
  * child process, client here) beside the in-process engine on the same package, at concurrency 1, 4, 16, 32,
- * for stories260K and a random-weight model of the 15M shape. Not a test: prints a Markdown table.
+ * for stories260K and a random-weight model of the 15M shape, the two paths measured alternately (A B B A) at each
+ * concurrency. Not a test: prints a Markdown table.
  *
- *   npx nx run bench:sidecar        (BENCH_SHAPES=260k,15m  BENCH_REQUESTS=3 requests per client  BENCH_THREADS=n)
+ *   npx nx run bench:sidecar        (BENCH_SHAPES=260k,15m  BENCH_REQUESTS=24 per measurement  BENCH_THREADS=n)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,10 @@ const SHAPES: Shape[] = [
   { key: '15m', name: 'random 15M (288/768/6L/6H, vocab 32000)', config: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, seqLen: 256, sharedClassifier: true }, genTokens: 64 },
 ];
 const CONCURRENCY = [1, 4, 16, 32];
-const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 3);
+/** Requests in one measurement, shared out among the clients (at least 3 each): enough tokens at concurrency 1 that
+ *  one GC pause or scheduler hiccup does not decide the figure. */
+const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 24);
+const requestsPerClient = (concurrency: number) => Math.max(3, Math.ceil(REQUESTS / concurrency));
 const wanted = (process.env['BENCH_SHAPES'] ?? '260k,15m').split(',');
 /** ONNX Runtime intra-op threads for both paths (default: ORT's own choice); the same on both sides. */
 const THREADS = process.env['BENCH_THREADS'] ? Number(process.env['BENCH_THREADS']) : undefined;
@@ -56,13 +60,19 @@ const quantile = (xs: number[], q: number) => {
 /** One request: resolves with its TTFT (ms) and generated token count. */
 type OneRequest = (prompt: number[]) => Promise<{ ttft: number; tokens: number }>;
 
-async function measure(shape: string, path: string, concurrency: number, one: OneRequest): Promise<Row> {
+interface Sample {
+  ttfts: number[];
+  tokens: number;
+  secs: number;
+}
+
+async function measureOnce(concurrency: number, one: OneRequest): Promise<Sample> {
   const ttfts: number[] = [];
   let tokens = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, c) => {
-      for (let r = 0; r < REQUESTS; r++) {
+      for (let r = 0; r < requestsPerClient(concurrency); r++) {
         // Different prompts per client, so sequences really differ inside a batch.
         const res = await one([...PROMPT_IDS.slice(0, 8), 300 + ((c * 7 + r) % 200)]);
         ttfts.push(res.ttft);
@@ -70,8 +80,26 @@ async function measure(shape: string, path: string, concurrency: number, one: On
       }
     }),
   );
-  const secs = (performance.now() - t0) / 1000;
+  return { ttfts, tokens, secs: (performance.now() - t0) / 1000 };
+}
+
+const row = (shape: string, path: string, concurrency: number, samples: Sample[]): Row => {
+  const ttfts = samples.flatMap((x) => x.ttfts);
+  const tokens = samples.reduce((a, x) => a + x.tokens, 0);
+  const secs = samples.reduce((a, x) => a + x.secs, 0);
   return { shape, path, concurrency, tps: tokens / secs, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), tokens };
+};
+
+/**
+ * Both paths at one concurrency, in A B B A order, so that a drift in the machine's speed over the minutes a run
+ * takes (a shared host) weighs on both alike instead of deciding their ratio.
+ */
+async function measurePair(shape: string, concurrency: number, inProcess: OneRequest, grpc: OneRequest): Promise<Row[]> {
+  const a1 = await measureOnce(concurrency, inProcess);
+  const b1 = await measureOnce(concurrency, grpc);
+  const b2 = await measureOnce(concurrency, grpc);
+  const a2 = await measureOnce(concurrency, inProcess);
+  return [row(shape, 'in-process engine', concurrency, [a1, a2]), row(shape, 'sidecar gRPC stream', concurrency, [b1, b2])];
 }
 
 async function buildPackage(shape: Shape, work: string): Promise<string> {
@@ -121,10 +149,6 @@ async function main() {
         }
         return { ttft, tokens };
       };
-      await measure(shape.name, 'warm-up', 4, inProcess);
-      for (const c of CONCURRENCY) rows.push(await measure(shape.name, 'in-process engine', c, inProcess));
-      await engine.close();
-
       const { proc, address } = await startSidecar(dir);
       const client = createClient('inference', address);
       const grpc: OneRequest = async (promptIds) => {
@@ -138,8 +162,12 @@ async function main() {
         }
         return { ttft, tokens };
       };
-      await measure(shape.name, 'warm-up', 4, grpc);
-      for (const c of CONCURRENCY) rows.push(await measure(shape.name, 'sidecar gRPC stream', c, grpc));
+      await measureOnce(4, inProcess);
+      await measureOnce(4, grpc);
+      const pairs: Row[] = [];
+      for (const c of CONCURRENCY) pairs.push(...(await measurePair(shape.name, c, inProcess, grpc)));
+      rows.push(...pairs.filter((r) => r.path === 'in-process engine'), ...pairs.filter((r) => r.path !== 'in-process engine'));
+      await engine.close();
       client.close();
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -149,7 +177,7 @@ async function main() {
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`\n${cpu}, ${availableParallelism()} cores, Node ${process.version}; ${REQUESTS} greedy requests per client, prompt 9 tokens\n`);
+  console.log(`\n${cpu}, ${availableParallelism()} cores, Node ${process.version}; greedy requests, ${REQUESTS} per measurement (at least 3 per client), prompt 9 tokens\n`);
   console.log('| model | path | concurrency | tokens/s (aggregate) | TTFT p50 ms | TTFT p99 ms | tokens |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.shape} | ${r.path} | ${r.concurrency} | ${r.tps.toFixed(0)} | ${r.ttftP50.toFixed(1)} | ${r.ttftP99.toFixed(1)} | ${r.tokens} |`);

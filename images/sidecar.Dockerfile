@@ -48,6 +48,8 @@ COPY --from=deps /app/ ./
 COPY --from=build /src/packages/api/dist/ packages/api/dist/
 COPY --from=build /src/packages/model/dist/ packages/model/dist/
 COPY --from=build /src/packages/engine/dist/ packages/engine/dist/
+# The engine's worker-thread entry (the sidecar runs the engine on a worker thread; ADR 0007).
+COPY --from=build /src/packages/engine/worker/ packages/engine/worker/
 COPY --from=build /src/packages/metrics/dist/ packages/metrics/dist/
 COPY --from=build /src/packages/plugin-sdk/dist/ packages/plugin-sdk/dist/
 COPY --from=build /src/packages/plugins/cpu/dist/ packages/plugins/cpu/dist/

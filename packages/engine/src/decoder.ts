@@ -33,6 +33,8 @@ const newLike = (t: TensorData, n: number): TensorData =>
 
 export class Decoder {
   readonly align: KvAlign;
+  /** Graph runs started so far. */
+  runs = 0;
   private readonly groups: number;
   private readonly pastNames: string[];
   private readonly presentNames: string[];
@@ -100,6 +102,7 @@ export class Decoder {
     if (io.positionIds) feeds[io.positionIds] = this.ints(io.idsType, positions.flat(), [B, S]);
     if (io.attentionMask) feeds[io.attentionMask] = this.ints(io.maskType, mask, [B, cache.past + S]);
     this.pastNames.forEach((n, i) => (feeds[n] = cache.tensors[i]!));
+    this.runs++;
     const out = await this.session.run(feeds);
     const logits = out[io.logits];
     if (!logits) throw new Error(`the model returned no ${io.logits} output`);
@@ -115,7 +118,14 @@ export class Decoder {
     const n = values.length;
     if (type === 'int32') return { type, data: Int32Array.from(values), dims };
     const data = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) data[i] = BigInt(values[i]!);
+    // Runs of equal values (a mask is all runs) are filled at once: a BigInt per element is the cost otherwise.
+    for (let i = 0; i < n; ) {
+      const v = values[i]!;
+      let j = i + 1;
+      while (j < n && values[j] === v) j++;
+      if (v !== 0) data.fill(BigInt(v), i, j);
+      i = j;
+    }
     return { type, data, dims };
   }
 }

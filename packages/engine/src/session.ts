@@ -23,6 +23,9 @@ export interface SessionPort {
   readonly outputs: readonly ValueInfo[];
   /** The execution provider the session was really created with, e.g. 'cpu'. */
   readonly executionProvider: string;
+  /** True when run() returns to the event loop before computing (onnxruntime-node does), so callers that
+   *  await it need no turn of their own to let I/O in between runs. */
+  readonly yieldsBeforeRun?: boolean;
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
@@ -57,11 +60,14 @@ export const createOrtSession: SessionPortFactory = async (modelPath, opts) => {
   throw new Error(`${modelPath}: no execution provider could open the model (${failures.join('; ')})`);
 };
 
-function ortSessionPort(session: ort.InferenceSession, executionProvider: string): SessionPort {
+/** The port over an onnxruntime-node session the caller opened; release() releases that session. */
+export function ortSessionPort(session: ort.InferenceSession, executionProvider: string): SessionPort {
   return {
     inputs: session.inputMetadata.map(toValueInfo),
     outputs: session.outputMetadata.map(toValueInfo),
     executionProvider,
+    // onnxruntime-node's run() computes inside a setImmediate callback.
+    yieldsBeforeRun: true,
     async run(feeds) {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, EngineError, type Engine, type GenerationEvent, type SessionPortFactory } from '../src/index.js';
-import { collect, idTokenizer, loadGpt2, tokenIds, withOverrides } from './helpers.js';
+import type { EngineError} from '../src/index.js';
+import { createEngine, type Engine, type GenerationEvent, type SessionPortFactory } from '../src/index.js';
+import { collect, idTokenizer, loadGpt2, rejection, tokenIds, withOverrides } from './helpers.js';
 
 /** The GPT-2 fixture (eos 98) with `<id>` token text; `eos` replaces its EOS id, `llamaBos` makes it stop on BOS. */
 const gpt2 = async (o: { contextLength?: number; eos?: number; llamaBos?: number } = {}) =>
@@ -9,15 +10,6 @@ const gpt2 = async (o: { contextLength?: number; eos?: number; llamaBos?: number
     tokenizer: idTokenizer(1000, { bos: o.llamaBos ?? 98, eos: o.eos ?? 98 }, o.llamaBos !== undefined ? 'llama2c' : 'hf'),
   });
 const greedy = { maxTokens: 6, temperature: 0 };
-
-async function rejection(p: Promise<unknown>): Promise<EngineError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(EngineError);
-  return e as EngineError;
-}
 
 describe('engine: requests, stop rules and errors', () => {
   let engine: Engine;

@@ -7,9 +7,20 @@ describe('onnxruntime-genai fixtures reproduce their golden greedy outputs', () 
   let qwen: Engine;
   // The real onnxruntime session, recording the batch size of every run so the test can see batching happen.
   const batchSizes: number[] = [];
+  const prefillBatches: number[] = [];
   const recording: SessionPortFactory = async (path, opts) => {
     const s = await createOrtSession(path, opts);
-    return { ...s, inputs: s.inputs, outputs: s.outputs, run: (feeds) => (batchSizes.push(feeds['input_ids']!.dims[0]!), s.run(feeds)) };
+    return {
+      ...s,
+      inputs: s.inputs,
+      outputs: s.outputs,
+      run: (feeds) => {
+        const [b, seq] = feeds['input_ids']!.dims as [number, number];
+        batchSizes.push(b);
+        if (seq > 1) prefillBatches.push(b);
+        return s.run(feeds);
+      },
+    };
   };
   beforeAll(async () => {
     gpt2 = await createEngine(await loadGpt2(), { maxBatchSize: 4, session: recording });
@@ -55,9 +66,13 @@ describe('onnxruntime-genai fixtures reproduce their golden greedy outputs', () 
       const solo: number[][] = [];
       for (const p of prompts) solo.push(tokenIds(await collect(engine.generate({ promptIds: p, maxTokens: 12, temperature: 0 }))));
       batchSizes.length = 0;
+      prefillBatches.length = 0;
       const batched = await Promise.all(prompts.map((p) => collect(engine.generate({ promptIds: p, maxTokens: 12, temperature: 0 }))));
       expect(batched.map(tokenIds)).toEqual(solo);
       expect(Math.max(...batchSizes)).toBe(4);
+      // gpt2 takes position_ids, so the four prompts are prefilled in one left-padded pass; qwen's GQA derives
+      // positions from the mask and prefills one at a time.
+      expect(prefillBatches).toEqual(engine === gpt2 ? [4] : [1, 1, 1, 1]);
       expect(new Set(solo.map((s) => s.join())).size).toBeGreaterThan(1);
     }
   });

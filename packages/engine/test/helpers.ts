@@ -3,6 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertLlama2cPackage, loadModel, type LoadedModel, type Tokenizer } from '@slmops/model';
+import { expect } from 'vitest';
+import { EngineError } from '../src/index.js';
 
 export const fixtures = join(import.meta.dirname, '../../../../shared/fixtures/models');
 export const gpt2Dir = join(fixtures, 'ort-genai-tiny/tiny-random-gpt2-fp32');
@@ -44,3 +46,13 @@ export async function collect<T extends { type: string }>(it: AsyncIterable<T>):
 }
 
 export const tokenIds = (events: ReadonlyArray<{ type: string; id?: number }>) => events.filter((e) => e.type === 'token').map((e) => e.id!);
+
+/** The EngineError a promise rejects with (fails the test when it resolves or rejects with something else). */
+export async function rejection(p: Promise<unknown>): Promise<EngineError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(EngineError);
+  return e as EngineError;
+}

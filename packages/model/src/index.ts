@@ -9,7 +9,7 @@ export type { DecoderIO, IoHints } from './package/io.js';
 export { decoderIoFromModel } from './package/io.js';
 export * from './package/manifest.js';
 export { sha256File, sha256Hex, writeDirAtomic, writeFileAtomic } from './package/files.js';
-export { loadModel, readDecoderIo, readTokenizer, type LoadedModel, type LoadOptions } from './package/load.js';
+export { loadModel, readDecoderIo, readTokenizer, reopenModel, type LoadedModel, type LoadOptions } from './package/load.js';
 export {
   convertLlama2cPackage, addVariant, packPackage, readManifest, quantizePackage, prunePackage,
   type ConvertOptions, type QuantizeResult, type PruneResult,

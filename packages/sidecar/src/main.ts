@@ -2,7 +2,7 @@
  * Composition root of the sidecar: real model loading (@slmops/model), the engine on onnxruntime-node, the
  * hardware plugins, a JSON logger; `runSidecarMain` also owns signals and the exit code.
  */
-import { createEngine } from '@slmops/engine';
+import { createThreadedEngine } from '@slmops/engine';
 import { loadModel } from '@slmops/model';
 import { type HardwarePlugin, createHostContext, createPluginHost } from '@slmops/plugin-sdk';
 import { amd } from '@slmops/plugin-amd';
@@ -31,7 +31,8 @@ export function productionDeps(logger: Logger, plugins: HardwarePlugin[] = known
   return {
     logger,
     loadModel: (path, opts) => loadModel(path, { cacheDir: opts.cacheDir }),
-    createEngine: (model, opts) => createEngine(model as Parameters<typeof createEngine>[0], opts as Parameters<typeof createEngine>[1]),
+    // The engine computes on a worker thread, so gRPC and HTTP work overlaps decode steps (ADR 0007).
+    createEngine: (model, opts) => createThreadedEngine(model as Parameters<typeof createThreadedEngine>[0], opts as Parameters<typeof createThreadedEngine>[1]),
     providerChain: (name) => pluginProviderChain(host.resolve(name), { ...createHostContext(), availableProviders }),
     availableProviders,
   };

@@ -46,6 +46,26 @@ export interface ResolveOptions {
   cwd?: string;
   fetch?: typeof globalThis.fetch;
   signal?: AbortSignal;
+  /** Download progress, first after 1 s and then at most once a second (small downloads report nothing). */
+  onProgress?: (p: DownloadProgress) => void;
+  now?: () => number;
+}
+
+export interface DownloadProgress {
+  bytes: number;
+  /** From Content-Length (or the file's size), when known. */
+  totalBytes?: number;
+}
+
+/** Calls `report` on the first update after `afterMs` from creation, then at most once every `everyMs`. */
+export function throttledProgress(report: (p: DownloadProgress) => void, now: () => number, afterMs = 1000, everyMs = 1000) {
+  let next = now() + afterMs;
+  return (p: DownloadProgress) => {
+    const t = now();
+    if (t < next) return;
+    next = t + everyMs;
+    report(p);
+  };
 }
 
 /**
@@ -66,11 +86,15 @@ export async function resolveModelSource(source: string, opts: ResolveOptions): 
     }
     const tmp = join(opts.cacheDir, `.download-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
     try {
-      const body = await openUrl(source, opts);
+      const { body, totalBytes } = await openUrl(source, opts);
       const h = createHash('sha256');
+      const progress = opts.onProgress ? throttledProgress(opts.onProgress, opts.now ?? Date.now) : undefined;
+      let bytes = 0;
       const tee = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           h.update(chunk);
+          bytes += chunk.length;
+          progress?.(totalBytes !== undefined ? { bytes, totalBytes } : { bytes });
           cb(null, chunk);
         },
       });
@@ -109,15 +133,16 @@ export async function resolveModelSource(source: string, opts: ResolveOptions): 
   return { path, digest: `sha256:${have}`, cached: false };
 }
 
-async function openUrl(source: string, opts: ResolveOptions): Promise<Readable> {
+async function openUrl(source: string, opts: ResolveOptions): Promise<{ body: Readable; totalBytes?: number }> {
   if (source.toLowerCase().startsWith('file://')) {
     const p = fileURLToPath(source);
     if (!(await exists(p))) throw new ModelSourceError(`--model: ${source}: no such file`);
-    return createReadStream(p);
+    return { body: createReadStream(p), totalBytes: (await stat(p)).size };
   }
   const res = await (opts.fetch ?? fetch)(source, opts.signal ? { signal: opts.signal } : {});
   if (!res.ok || !res.body) throw new ModelSourceError(`--model: GET ${redactUrl(source)} answered HTTP ${res.status}`);
-  return Readable.fromWeb(res.body as WebReadableStream);
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  return { body: Readable.fromWeb(res.body as WebReadableStream), ...(Number.isSafeInteger(length) && length >= 0 ? { totalBytes: length } : {}) };
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -10,7 +10,7 @@ import type { Engine } from './inference/engine-port.js';
 import { InferenceService } from './inference/service.js';
 import type { Logger } from './log.js';
 import { type ServingInstruments, createServingInstruments, metricsObserver, recordModel, refreshSchedulerGauges } from './metrics.js';
-import { resolveModelSource } from './model-source.js';
+import { redactUrl, resolveModelSource } from './model-source.js';
 
 /** What the composition root hands the sidecar: real model loading and engine creation, or test doubles. */
 export interface SidecarDeps {
@@ -73,7 +73,12 @@ export async function runSidecar(config: SidecarConfig, deps: SidecarDeps): Prom
 
   const ready = (async () => {
     try {
-      const source = await resolveModelSource(config.model, { cacheDir: config.cacheDir, ...(config.digest ? { digest: config.digest } : {}) });
+      const source = await resolveModelSource(config.model, {
+        cacheDir: config.cacheDir,
+        ...(config.digest ? { digest: config.digest } : {}),
+        onProgress: ({ bytes, totalBytes }) =>
+          logger.info('downloading model', { source: redactUrl(config.model), bytes, ...(totalBytes ? { totalBytes, percent: Math.floor((bytes / totalBytes) * 100) } : {}) }),
+      });
       const model = await deps.loadModel(source.path, { cacheDir: config.cacheDir });
       const precision = choosePrecision(config.precisions, variantsOf(model));
       const { chain, probed } = config.executionProviders

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonLogger } from '../src/log.js';
 import { productionDeps } from '../src/main.js';
-import { ModelSourceError, parseDigest, resolveModelSource } from '../src/model-source.js';
+import { type DownloadProgress, ModelSourceError, parseDigest, resolveModelSource, throttledProgress } from '../src/model-source.js';
 import { baseConfig, collect, generateCall, startHarness, unary } from './helpers.js';
 import { type ConvertedModel, convertStories, reference } from './real-model.js';
 import { PassThrough } from 'node:stream';
@@ -69,6 +69,40 @@ describe('resolveModelSource', () => {
     } finally {
       rmSync(cacheDir, { recursive: true, force: true });
     }
+  });
+
+  it('reports download progress after 1 s and then at most once a second, with the total size', async () => {
+    const size = readFileSync(model.tar).length;
+    // A clock that moves 300 ms each time it is read: the download "takes" several seconds.
+    let t = 0;
+    const now = () => (t += 300);
+    const seen: DownloadProgress[] = [];
+    const cacheDir = freshCache();
+    try {
+      await resolveModelSource(pathToFileURL(model.tar).href, { cacheDir, digest: model.tarDigest, onProgress: (p) => seen.push(p), now });
+      expect(seen.length).toBeGreaterThan(1);
+      for (const p of seen) expect(p.totalBytes).toBe(size);
+      const bytes = seen.map((p) => p.bytes);
+      expect(bytes).toEqual([...bytes].sort((a, b) => a - b));
+      expect(bytes.at(-1)).toBeLessThanOrEqual(size);
+      // A download that finishes within a second reports nothing.
+      const quiet: DownloadProgress[] = [];
+      await resolveModelSource(`${base}/m.slm.tar`, { cacheDir: freshCache(), digest: model.tarDigest, onProgress: (p) => quiet.push(p) });
+      expect(quiet).toEqual([]);
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('throttles progress reports', () => {
+    let t = 0;
+    const got: number[] = [];
+    const report = throttledProgress((p) => got.push(p.bytes), () => t);
+    for (const [at, bytes] of [[500, 1], [999, 2], [1000, 3], [1500, 4], [1999, 5], [2000, 6], [5000, 7]] as const) {
+      t = at;
+      report({ bytes });
+    }
+    expect(got).toEqual([3, 6, 7]);
   });
 
   it('never keeps or loads a download whose digest does not match, and says so', async () => {

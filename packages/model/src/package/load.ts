@@ -54,6 +54,18 @@ function loaded(dir: string, manifest: SlmManifest, tokenizer: Tokenizer): Loade
   };
 }
 
+/**
+ * The LoadedModel of a package that was already loaded (and verified) elsewhere, rebuilt from its folder and
+ * manifest: reads only the tokenizer, hashes nothing (for a worker thread serving the same package).
+ */
+export function reopenModel(dir: string, manifest: SlmManifest): LoadedModel {
+  const t = manifest.tokenizer;
+  const tokenizer = t.file
+    ? readTokenizer(join(dir, t.file), t.kind, t.kind === 'llama2c' ? manifest.io.vocabSize : undefined, manifest.specialIds)
+    : idsOnlyTokenizer(dir, manifest.io.vocabSize, manifest.specialIds);
+  return loaded(dir, manifest, tokenizer);
+}
+
 /** Opens a tokenizer file of a package. */
 export function readTokenizer(path: string, kind: 'llama2c' | 'hf', vocabSize: number | undefined, special: { bos?: number; eos?: number } = {}): Tokenizer {
   const bytes = readFileSync(path);
