@@ -225,6 +225,15 @@ describe('kubectl slm rollout', () => {
     expect(missing.stderr).toBe('Error from server (NotFound): slmdeployments.slmops.io "ghost" not found\n');
   });
 
+  it('promote refuses a paused rollout and leaves the object alone', async () => {
+    expect((await kubectlSlm(['rollout', 'pause', 'chat'])).code).toBe(0);
+    const before = read('chat').metadata.annotations?.[Annotations.promote];
+    const r = await kubectlSlm(['rollout', 'promote', 'chat']);
+    expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'error: slmdeployments.slmops.io "chat" is paused (spec.rollout.paused=true): resume it first with kubectl slm rollout resume chat\n' });
+    expect(read('chat').metadata.annotations?.[Annotations.promote]).toBe(before);
+    expect((await kubectlSlm(['rollout', 'resume', 'chat'])).code).toBe(0);
+  });
+
   it('pause and resume flip spec.rollout.paused and refuse a no-op like kubectl', async () => {
     const gen = read('summarize').metadata.generation;
     expect((await kubectlSlm(['rollout', 'pause', 'summarize'])).stdout).toBe('slmdeployment.slmops.io/summarize paused\n');

@@ -135,6 +135,11 @@ function annotationCommand(verb: 'promote' | 'abort', key: string, summary: stri
     options: {},
     async run(session, positionals) {
       const name = oneName(`rollout ${verb}`, positionals);
+      if (verb === 'promote') {
+        // The operator would only warn: spec.rollout.paused outranks the annotation.
+        const o = await getSlmd(await session.client(), await session.namespace(), name);
+        if (o.spec.rollout?.paused) throw new Error(`${CRD_NAME} "${name}" is paused (spec.rollout.paused=true): resume it first with kubectl slm rollout resume ${name}`);
+      }
       await mergePatch(session, name, { metadata: { annotations: { [key]: requestToken(session.deps.now()) } } });
       writeLine(session.ctx.stdout, `slmdeployment.slmops.io/${name} ${verb === 'promote' ? 'promoted' : 'aborted'}`);
       return 0;

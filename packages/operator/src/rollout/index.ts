@@ -289,6 +289,8 @@ export function planWave(state: WaveState, obs: WaveObservation, now: Date): Wav
 
   if (obs.settings.paused) {
     if (r.reason !== Reason.RolloutPaused) event(ctx, 'Normal', Reason.RolloutPaused, `rollout of revision ${upd} paused at wave ${r.wave ?? 1} by spec.rollout.paused`);
+    // A promote does not override the spec's pause (GitOps owns it); say so rather than drop it silently.
+    if (promote !== undefined) event(ctx, 'Warning', Reason.RolloutPaused, `slmops.io/promote ignored: spec.rollout.paused holds the rollout at wave ${r.wave ?? 1}; resume it first`);
     r = { ...r, phase: 'Paused', reason: Reason.RolloutPaused, message: `spec.rollout.paused holds the rollout at wave ${r.wave ?? 1} of ${waves.length}` };
     return finish(ctx, { ...state, rollout: r }, 'update', obs.mode === 'Replicated' ? (r.canaryReplicas ?? 0) : 0);
   }

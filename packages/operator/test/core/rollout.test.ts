@@ -237,8 +237,13 @@ describe('planWave transitions (Fleet, 60 nodes of three classes)', () => {
     expect(p.delete).toEqual([]);
     expect(c.status().rollout).toMatchObject({ phase: 'Paused', reason: 'RolloutPaused' });
     expect(step(50).events).toEqual([]);
+    // A promote while paused is not applied later by surprise: it is reported and consumed.
+    c.annotate(Annotations.promote, 'while-paused');
+    expect(step(52).events).toMatchObject([{ type: 'Warning', reason: 'RolloutPaused', message: 'slmops.io/promote ignored: spec.rollout.paused holds the rollout at wave 1; resume it first' }]);
+    expect(c.status().rollout).toMatchObject({ phase: 'Paused', handledPromote: 'while-paused' });
+    expect(step(53).events).toEqual([]);
     c.setSpec((s) => (s.rollout.paused = false));
-    expect(step(51).delete).toHaveLength(6);
+    expect(step(54).delete).toHaveLength(6);
   });
 
   it('promote skips one wave\'s analysis and pause, once per annotation value', () => {
