@@ -96,9 +96,11 @@ async function engineRun(engine: Engine, prompt: number[], n: number): Promise<F
   return { prefillTps: prompt.length / (prefillMs / 1000), decodeTps: (times.length - 1) / ((times.at(-1)! - times[0]!) / 1000) };
 }
 
-/** The reference: the plainest greedy loop over the same graph (present -> past, argmax of the last row). */
-async function bareRun(s: { run(feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: unknown }>> }, m: LoadedModel, prompt: number[], n: number): Promise<Figures> {
+/** The reference: the plainest greedy loop over the same graph (fetch logits and present, present -> past, argmax
+ *  of the last row). */
+async function bareRun(s: { run(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, { data: unknown }>> }, m: LoadedModel, prompt: number[], n: number): Promise<Figures> {
   const io = m.manifest.io;
+  const fetches = [io.logits, ...io.presentNames.flat()];
   const i64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), dims);
   const feeds: Record<string, ort.Tensor> = {};
   io.pastNames.flat().forEach((name) => (feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, io.numKvHeads, 0, io.headDim])));
@@ -111,7 +113,7 @@ async function bareRun(s: { run(feeds: Record<string, ort.Tensor>): Promise<Reco
     feeds[io.inputIds] = i64(ids, [1, ids.length]);
     feeds[io.positionIds!] = i64(ids.map((_, i) => past + i), [1, ids.length]);
     feeds[io.attentionMask!] = i64(new Array(past + ids.length).fill(1), [1, past + ids.length]);
-    const out = await s.run(feeds);
+    const out = await s.run(feeds, fetches);
     const logits = out[io.logits]!.data as Float32Array;
     const V = io.vocabSize;
     const off = (ids.length - 1) * V;
@@ -137,14 +139,16 @@ function zeroCostSession(m: LoadedModel, maxPast: number): SessionPort {
   const logits = new Float32Array(io.vocabSize * 64).map((_, i) => (i * 7919) % 1009);
   return {
     inputs: [...[io.inputIds, io.attentionMask!, io.positionIds!].map((name) => ({ name, type: 'int64', shape: [] })), ...io.pastNames.flat().map((name) => ({ name, type: 'float32', shape: [] }))],
-    outputs: [io.logits, ...io.presentNames.flat()].map((name) => ({ name, type: 'float32', shape: [] })),
+    outputs: [io.logits, ...io.presentNames.flat(), ...(io.deltaNames ?? []).flat()].map((name) => ({ name, type: 'float32', shape: [] })),
     executionProvider: 'none',
-    async run(feeds) {
+    async run(feeds, outputs) {
       const ids = feeds[io.inputIds]!;
       const S = ids.dims[1]!;
       const P = feeds[io.pastNames[0]![0]!]!.dims[2]!;
       const out: Record<string, Tensor> = { [io.logits]: { type: 'float32', data: logits.subarray(0, S * io.vocabSize), dims: [1, S, io.vocabSize] } };
-      for (const n of io.presentNames.flat()) out[n] = { type: 'float32', data: kv.subarray(0, io.numKvHeads * (P + S) * io.headDim), dims: [1, io.numKvHeads, P + S, io.headDim] };
+      const want = new Set(outputs ?? [...io.presentNames.flat(), ...(io.deltaNames ?? []).flat()]);
+      for (const n of io.presentNames.flat()) if (want.has(n)) out[n] = { type: 'float32', data: kv.subarray(0, io.numKvHeads * (P + S) * io.headDim), dims: [1, io.numKvHeads, P + S, io.headDim] };
+      for (const n of (io.deltaNames ?? []).flat()) if (want.has(n)) out[n] = { type: 'float32', data: kv.subarray(0, io.numKvHeads * S * io.headDim), dims: [1, io.numKvHeads, S, io.headDim] };
       return out;
     },
     release: async () => undefined,
@@ -155,7 +159,7 @@ function zeroCostSession(m: LoadedModel, maxPast: number): SessionPort {
 async function bookkeeping(m: LoadedModel, prompt: number[], n: number): Promise<{ engineUs: number; bareUs: number }> {
   const fake = zeroCostSession(m, prompt.length + n + 1);
   const engine = await createEngine(m, { maxBatchSize: 1, session: async () => fake });
-  const bareSession = { run: (f: Record<string, ort.Tensor>) => fake.run(f as unknown as Record<string, Tensor>) };
+  const bareSession = { run: (f: Record<string, ort.Tensor>, fetches: string[]) => fake.run(f as unknown as Record<string, Tensor>, fetches) };
   const e: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < 5; r++) {

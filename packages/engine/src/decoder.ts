@@ -8,6 +8,8 @@ export interface KvCache {
   tensors: Tensor[];
   batch: number;
   past: number;
+  /** Its buffers come from the decoder's pool and go back with `recycle` once no sequence reads them. */
+  pooled?: boolean;
 }
 
 /** Where one sequence's cached positions live: row `row` of `cache`, positions [start, start+len). */
@@ -38,6 +40,11 @@ export class Decoder {
   private readonly groups: number;
   private readonly pastNames: string[];
   private readonly presentNames: string[];
+  /** Outputs fetched per run when the graph offers this step's keys/values alone: logits + kv_delta.*. */
+  private readonly deltaFetch: string[] | undefined;
+  /** Free cache buffers. onnxruntime-node copies every fetched output into a fresh buffer, so fetching present
+   *  costs an allocation, a copy and later a free of the whole cache per step; building it here reuses memory. */
+  private free: ArrayBuffer[] = [];
 
   constructor(
     readonly session: SessionPort,
@@ -47,6 +54,32 @@ export class Decoder {
     this.groups = io.kvLayout === 'stacked' ? 2 : 1;
     this.pastNames = io.pastNames.flat();
     this.presentNames = io.presentNames.flat();
+    const outputs = new Set(session.outputs.map((o) => o.name));
+    const delta = io.deltaNames?.flat();
+    this.deltaFetch = delta && delta.every((n) => outputs.has(n)) ? [io.logits, ...delta] : undefined;
+  }
+
+  /** A float32 array of `n` elements over a pooled buffer (contents undefined). */
+  private take(n: number): Float32Array {
+    const bytes = n * Float32Array.BYTES_PER_ELEMENT;
+    // Smallest free buffer that fits and wastes at most half of itself.
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const len = this.free[i]!.byteLength;
+      if (len >= bytes && len <= 2 * bytes + 4096 && (best < 0 || len < this.free[best]!.byteLength)) best = i;
+    }
+    // A quarter of headroom, so a cache that grows a position per step reuses its buffers for many steps.
+    const buf = best >= 0 ? this.free.splice(best, 1)[0]! : new ArrayBuffer(bytes + bytes / 4 + 4096 - ((bytes + bytes / 4) % 4096));
+    return new Float32Array(buf, 0, n);
+  }
+
+  /** Returns a pooled cache's buffers; the caller guarantees nothing reads the cache any more. */
+  recycle(cache: KvCache): void {
+    if (!cache.pooled) return;
+    cache.pooled = false;
+    for (const t of cache.tensors) this.free.push(t.data.buffer as ArrayBuffer);
+    // A bounded pool: caches of a shrinking batch are not kept forever.
+    if (this.free.length > 4 * this.pastNames.length) this.free.splice(0, this.free.length - 4 * this.pastNames.length);
   }
 
   private dims(batch: number, past: number): number[] {
@@ -73,9 +106,12 @@ export class Decoder {
     const { numKvHeads: H, headDim: D } = this.io;
     const G = this.groups;
     const B = views.length;
+    const pooled = this.deltaFetch !== undefined && views[0]!.cache.tensors[0]!.data instanceof Float32Array;
     const tensors = this.pastNames.map((_, t): Tensor => {
       const proto = views[0]!.cache.tensors[t]!;
-      const out = newLike(proto.data, G * B * H * past * D);
+      const n = G * B * H * past * D;
+      // Pads must read as zero: a pooled buffer holds old values.
+      const out = pooled ? this.take(n).fill(0) : newLike(proto.data, n);
       views.forEach((v, b) => {
         const src = v.cache.tensors[t]!.data;
         const Bs = v.cache.batch;
@@ -90,7 +126,7 @@ export class Decoder {
       });
       return { type: proto.type, data: out, dims: this.dims(B, past) };
     });
-    return { tensors, batch: B, past };
+    return { tensors, batch: B, past, ...(pooled ? { pooled } : {}) };
   }
 
   /** Runs the graph on `ids` [B,S] at `positions` [B,S] over `cache`; `mask` is [B, past+S] of 0/1. */
@@ -103,15 +139,40 @@ export class Decoder {
     if (io.attentionMask) feeds[io.attentionMask] = this.ints(io.maskType, mask, [B, cache.past + S]);
     this.pastNames.forEach((n, i) => (feeds[n] = cache.tensors[i]!));
     this.runs++;
-    const out = await this.session.run(feeds);
+    const out = await this.session.run(feeds, this.deltaFetch);
     const logits = out[io.logits];
     if (!logits) throw new Error(`the model returned no ${io.logits} output`);
+    if (this.deltaFetch) return { logits, present: this.appendDelta(cache, io.deltaNames!.flat().map((n) => out[n]), S) };
     const tensors = this.presentNames.map((n) => {
       const t = out[n];
       if (!t) throw new Error(`the model returned no ${n} output`);
       return t;
     });
     return { logits, present: { tensors, batch: B, past: cache.past + S } };
+  }
+
+  /** present = past with this step's keys/values appended along the positions, in pooled buffers. */
+  private appendDelta(cache: KvCache, delta: Array<Tensor | undefined>, S: number): KvCache {
+    const { numKvHeads: H, headDim: D } = this.io;
+    const B = cache.batch;
+    const P = cache.past;
+    // A prefill's delta is its whole cache already.
+    if (P === 0) return { tensors: delta.map((t, i) => t ?? this.missing(i)), batch: B, past: S };
+    const tensors = delta.map((t, i): Tensor => {
+      const d = (t ?? this.missing(i)).data as Float32Array;
+      const p = cache.tensors[i]!.data as Float32Array;
+      const out = this.take(B * H * (P + S) * D);
+      for (let r = 0; r < B * H; r++) {
+        out.set(p.subarray(r * P * D, (r + 1) * P * D), r * (P + S) * D);
+        out.set(d.subarray(r * S * D, (r + 1) * S * D), (r * (P + S) + P) * D);
+      }
+      return { type: 'float32', data: out, dims: [B, H, P + S, D] };
+    });
+    return { tensors, batch: B, past: P + S, pooled: true };
+  }
+
+  private missing(i: number): never {
+    throw new Error(`the model returned no ${this.io.deltaNames!.flat()[i]} output`);
   }
 
   private ints(type: 'int32' | 'int64', values: ArrayLike<number>, dims: number[]): Tensor {

@@ -231,6 +231,10 @@ export class Scheduler {
         cache,
       );
       const ms = this.opts.now() - t0;
+      // Every sequence of the batch now reads res.present: the step's input cache, and the caches it was
+      // assembled from, are read by nobody.
+      this.decoder.recycle(cache);
+      if (cache !== views[0]!.cache) for (const c of new Set(views.map((v) => v.cache))) this.decoder.recycle(c);
       batch.forEach((s, b) => {
         const len = views[b]!.len;
         s.kv = { cache: res.present, row: b, start: this.decoder.align === 'left' ? P - len : 0, len: len + 1 };

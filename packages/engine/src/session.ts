@@ -26,7 +26,8 @@ export interface SessionPort {
   /** True when run() returns to the event loop before computing (onnxruntime-node does), so callers that
    *  await it need no turn of their own to let I/O in between runs. */
   readonly yieldsBeforeRun?: boolean;
-  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Runs the graph; with `outputs`, only those are fetched (a port may return more). */
+  run(feeds: Record<string, Tensor>, outputs?: readonly string[]): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
@@ -68,10 +69,10 @@ export function ortSessionPort(session: ort.InferenceSession, executionProvider:
     executionProvider,
     // onnxruntime-node's run() computes inside a setImmediate callback.
     yieldsBeforeRun: true,
-    async run(feeds) {
+    async run(feeds, outputs) {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-      const out = await session.run(ortFeeds);
+      const out = await (outputs ? session.run(ortFeeds, [...outputs]) : session.run(ortFeeds));
       const result: Record<string, Tensor> = {};
       for (const [name, t] of Object.entries(out)) result[name] = { type: t.type as TensorType, data: t.data as TensorData, dims: t.dims };
       return result;

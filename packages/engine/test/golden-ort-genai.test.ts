@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, createOrtSession, type Engine, type SessionPortFactory } from '../src/index.js';
-import { collect, loadGpt2, loadQwen, tokenIds } from './helpers.js';
+import { createEngine, type Engine } from '../src/index.js';
+import { collect, loadGpt2, loadQwen, recordingSessions, tokenIds } from './helpers.js';
 
 describe('onnxruntime-genai fixtures reproduce their golden greedy outputs', () => {
   let gpt2: Engine;
@@ -8,20 +8,11 @@ describe('onnxruntime-genai fixtures reproduce their golden greedy outputs', () 
   // The real onnxruntime session, recording the batch size of every run so the test can see batching happen.
   const batchSizes: number[] = [];
   const prefillBatches: number[] = [];
-  const recording: SessionPortFactory = async (path, opts) => {
-    const s = await createOrtSession(path, opts);
-    return {
-      ...s,
-      inputs: s.inputs,
-      outputs: s.outputs,
-      run: (feeds) => {
-        const [b, seq] = feeds['input_ids']!.dims as [number, number];
-        batchSizes.push(b);
-        if (seq > 1) prefillBatches.push(b);
-        return s.run(feeds);
-      },
-    };
-  };
+  const recording = recordingSessions((feeds) => {
+    const [b, seq] = feeds['input_ids']!.dims as [number, number];
+    batchSizes.push(b);
+    if (seq > 1) prefillBatches.push(b);
+  });
   beforeAll(async () => {
     gpt2 = await createEngine(await loadGpt2(), { maxBatchSize: 4, session: recording });
     qwen = await createEngine(await loadQwen(), { maxBatchSize: 4, session: recording });

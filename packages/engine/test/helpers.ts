@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertLlama2cPackage, loadModel, type LoadedModel, type Tokenizer } from '@slmops/model';
 import { expect } from 'vitest';
-import { EngineError } from '../src/index.js';
+import { createOrtSession, EngineError, type SessionPort, type SessionPortFactory } from '../src/index.js';
 
 export const fixtures = join(import.meta.dirname, '../../../../shared/fixtures/models');
 export const gpt2Dir = join(fixtures, 'ort-genai-tiny/tiny-random-gpt2-fp32');
@@ -56,3 +56,19 @@ export async function rejection(p: Promise<unknown>): Promise<EngineError> {
   expect(e).toBeInstanceOf(EngineError);
   return e as EngineError;
 }
+
+/** Real onnxruntime sessions that call `onRun` with every run's feeds and requested outputs first. */
+export const recordingSessions =
+  (onRun: (...args: Parameters<SessionPort['run']>) => void): SessionPortFactory =>
+  async (path, opts) => {
+    const s = await createOrtSession(path, opts);
+    return {
+      ...s,
+      inputs: s.inputs,
+      outputs: s.outputs,
+      run: (feeds, outputs) => {
+        onRun(feeds, outputs);
+        return s.run(feeds, outputs);
+      },
+    };
+  };

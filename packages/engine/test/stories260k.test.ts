@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
-import { collect, loadStories, storiesDir, tokenIds } from './helpers.js';
+import { collect, loadStories, recordingSessions, storiesDir, tokenIds } from './helpers.js';
 
 const ref = JSON.parse(readFileSync(join(storiesDir, 'reference-greedy.json'), 'utf8')) as {
   runs: Array<{ prompt: string; prompt_tokens: number[]; tokens: number[]; top5: Array<Array<[number, number]>>; text: string }>;
@@ -37,6 +37,23 @@ describe('stories260K converted from llama2.c reproduces run.c through the engin
     const ev = await collect(engine.generate({ prompt: '', maxTokens: 20, temperature: 0 }));
     expect(tokenIds(ev)).toEqual(run.tokens.slice(0, 20));
     expect(ev.filter((e) => e.type === 'token')[0]).toMatchObject({ id: 403, text: 'Once' });
+  });
+
+  it('keeps the KV cache itself: fetches only logits and kv_delta.*, and reuses the cache buffers', async () => {
+    const fetched: Array<readonly string[] | undefined> = [];
+    const pastBuffers = new Set<ArrayBufferLike>();
+    const recording = recordingSessions((feeds, outputs) => {
+      fetched.push(outputs);
+      if (feeds['input_ids']!.dims[1] === 1) pastBuffers.add(feeds['past_key_values.0.key']!.data.buffer);
+    });
+    const e = await createEngine(await loadStories(), { maxBatchSize: 1, session: recording });
+    const ids = tokenIds(await collect(e.generate({ prompt: run.prompt, maxTokens: 120, temperature: 0 })));
+    await e.close();
+    expect(ids).toEqual(run.tokens.slice(run.prompt_tokens.length - 1, run.prompt_tokens.length - 1 + 120));
+    expect(fetched[0]).toEqual(['logits', ...Array.from({ length: 5 }, (_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]).flat()]);
+    expect(new Set(fetched.map((f) => f?.join()))).toHaveLength(1);
+    // 119 decode steps read their past from a handful of recycled buffers, not one fresh buffer per step.
+    expect(pastBuffers.size).toBeLessThan(20);
   });
 
   it('32 concurrent greedy streams of different prompts equal their solo runs', async () => {

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  checkpointBytes, encodeModel, llama2cTokenizer, llama2cToOnnx, parseLlama2cCheckpoint, parseLlama2cVocab, randomLlama2cWeights,
+  checkpointBytes, decodeModel, decoderIoFromModel, encodeModel, llama2cTokenizer, llama2cToOnnx, parseLlama2cCheckpoint, parseLlama2cVocab, randomLlama2cWeights,
   writeLlama2cCheckpoint, type Llama2cConfig,
 } from '../src/index.js';
 import { stories } from './fixtures.js';
 import { greedy, llamaIo, session } from './ort.js';
+import * as ort from 'onnxruntime-node';
 
 const ref = JSON.parse(readFileSync(join(stories, 'reference-greedy.json'), 'utf8')) as {
   runs: Array<{ prompt_tokens: number[]; tokens: number[]; top5: Array<Array<[number, number]>> }>;
@@ -43,6 +44,30 @@ describe('llama2.c -> ONNX converter on stories260K', () => {
     }
     expect(new Set(batch.generated.map((g) => g.join())).size).toBe(4);
   }, 60_000);
+
+  it('exposes each step\'s keys and values alone (kv_delta.*), equal to the tail of present', async () => {
+    const io = decoderIoFromModel(decodeModel(bytes), 'stories260K.onnx');
+    expect(io.deltaNames).toEqual(Array.from({ length: 5 }, (_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]));
+    const s = await session(bytes);
+    const P = 3;
+    const S = 2;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from([300n, 301n]), [1, S]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from([3n, 4n]), [1, S]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(P + S).fill(1n), [1, P + S]),
+    };
+    for (const [k, v] of io.pastNames) {
+      feeds[k!] = new ort.Tensor('float32', Float32Array.from({ length: 4 * P * 8 }, (_, i) => Math.sin(i)), [1, 4, P, 8]);
+      feeds[v!] = new ort.Tensor('float32', Float32Array.from({ length: 4 * P * 8 }, (_, i) => Math.cos(i)), [1, 4, P, 8]);
+    }
+    const out = await s.run(feeds);
+    io.presentNames.flat().forEach((name, i) => {
+      const present = out[name]!.data as Float32Array;
+      const delta = out[io.deltaNames!.flat()[i]!]!;
+      expect(delta.dims).toEqual([1, 4, S, 8]);
+      for (let h = 0; h < 4; h++) expect([...(delta.data as Float32Array).subarray(h * S * 8, (h + 1) * S * 8)]).toEqual([...present.subarray((h * (P + S) + P) * 8, (h + 1) * (P + S) * 8)]);
+    });
+  });
 
   it('prefill token by token through the cache equals one prefill', async () => {
     const s = await session(bytes);

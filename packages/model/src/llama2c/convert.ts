@@ -31,6 +31,8 @@ export function ropeFrequencies(headSize: number): Float32Array {
 export const llamaIoNames = (nLayers: number) => ({
   past: Array.from({ length: nLayers }, (_, i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]),
   present: Array.from({ length: nLayers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]),
+  /** This step's keys and values alone (present minus past), so a runtime can keep the cache itself. */
+  delta: Array.from({ length: nLayers }, (_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]),
 });
 
 /** Builds the fp32 ONNX decoder for a checkpoint. */
@@ -104,6 +106,8 @@ export function llama2cToOnnx(ckpt: Llama2cCheckpoint, opts: { name?: string; on
     const v = g.op1('Transpose', [g.op1('Reshape', [vRaw, g.i64([0, 0, KV, hs])])], { perm: [0, 2, 1, 3] });
     const presentK = g.op1('Concat', [past[l]![0]!, k], { axis: 2 }, { output: names.present[l]![0] });
     const presentV = g.op1('Concat', [past[l]![1]!, v], { axis: 2 }, { output: names.present[l]![1] });
+    g.op1('Identity', [k], {}, { output: names.delta[l]![0] });
+    g.op1('Identity', [v], {}, { output: names.delta[l]![1] });
     // GQA without copying K/V: queries grouped as [B,KV,G,S,hs] against keys [B,KV,1,T,hs].
     const q5 = g.op1('Reshape', [q, g.i64([0, KV, G, -1, hs])]);
     const kT = g.op1('Transpose', [g.op1('Unsqueeze', [presentK, g.i64([2])])], { perm: [0, 1, 2, 4, 3] });
@@ -133,6 +137,10 @@ export function llama2cToOnnx(ckpt: Llama2cCheckpoint, opts: { name?: string; on
   names.present.forEach(([k, v]) => {
     g.output(k!, FLOAT, ['batch_size', KV, 'total_sequence_length', hs]);
     g.output(v!, FLOAT, ['batch_size', KV, 'total_sequence_length', hs]);
+  });
+  names.delta.forEach(([k, v]) => {
+    g.output(k!, FLOAT, ['batch_size', KV, 'sequence_length', hs]);
+    g.output(v!, FLOAT, ['batch_size', KV, 'sequence_length', hs]);
   });
   return g.build({
     opsets: { '': 17 },

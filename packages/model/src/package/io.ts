@@ -12,6 +12,10 @@ export interface DecoderIO {
   kvLayout: 'split' | 'stacked';
   pastNames: string[][];
   presentNames: string[][];
+  /** Split float32 layout only: outputs holding just this step's keys/values, [B,kvHeads,S,headDim] per layer
+   *  (`kv_delta.{i}.key|value`, written by slmops convert), so a runtime can build the cache without fetching
+   *  present. Absent for graphs that lack them. */
+  deltaNames?: string[][];
   numLayers: number;
   numKvHeads: number;
   headDim: number;
@@ -105,6 +109,8 @@ export function decoderIoFromModel(m: ModelProto, file: string, hints: IoHints =
   if (kvType !== 'float32' && kvType !== 'float16') throw notDecoder(`${past0.name} has type ${kvType}`);
   const mask = inputs.get(maskName);
   const pos = inputs.get(posName);
+  const deltaNames = pastNames.map((_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]);
+  const hasDelta = kvLayout === 'split' && kvType === 'float32' && deltaNames.every((pair) => pair.every((n) => outputs.has(n)));
   return {
     inputIds: idsName,
     ...(mask ? { attentionMask: maskName } : {}),
@@ -113,6 +119,7 @@ export function decoderIoFromModel(m: ModelProto, file: string, hints: IoHints =
     kvLayout,
     pastNames,
     presentNames,
+    ...(hasDelta ? { deltaNames } : {}),
     numLayers: pastNames.length,
     numKvHeads,
     headDim,
