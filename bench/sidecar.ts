@@ -60,6 +60,15 @@ const quantile = (xs: number[], q: number) => {
 /** One request: resolves with its TTFT (ms) and generated token count. */
 type OneRequest = (prompt: number[]) => Promise<{ ttft: number; tokens: number }>;
 
+/** Consumes one generation: its time to first token (ms, from the call) and its token count. */
+async function timed(start: () => AsyncIterable<{ type: string }>): Promise<{ ttft: number; tokens: number }> {
+  const t0 = performance.now();
+  let ttft = NaN;
+  let tokens = 0;
+  for await (const ev of start()) if (ev.type === 'token' && tokens++ === 0) ttft = performance.now() - t0;
+  return { ttft, tokens };
+}
+
 interface Sample {
   ttfts: number[];
   tokens: number;
@@ -138,30 +147,11 @@ async function main() {
     for (const shape of SHAPES.filter((s) => wanted.includes(s.key))) {
       const dir = await buildPackage(shape, work);
       const engine = await createEngine(await loadModel(dir), { maxBatchSize: 32, maxQueue: 256, ...(THREADS ? { intraOpThreads: THREADS } : {}) });
-      const inProcess: OneRequest = async (promptIds) => {
-        const t0 = performance.now();
-        let ttft = NaN;
-        let tokens = 0;
-        for await (const ev of engine.generate({ promptIds, maxTokens: shape.genTokens, temperature: 0 })) {
-          if (ev.type === 'token') {
-            if (tokens++ === 0) ttft = performance.now() - t0;
-          }
-        }
-        return { ttft, tokens };
-      };
+      const inProcess: OneRequest = (promptIds) => timed(() => engine.generate({ promptIds, maxTokens: shape.genTokens, temperature: 0 }));
       const { proc, address } = await startSidecar(dir);
       const client = createClient('inference', address);
-      const grpc: OneRequest = async (promptIds) => {
-        const t0 = performance.now();
-        let ttft = NaN;
-        let tokens = 0;
-        for await (const ev of generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0 }, undefined, { client })) {
-          if (ev.type === 'token') {
-            if (tokens++ === 0) ttft = performance.now() - t0;
-          }
-        }
-        return { ttft, tokens };
-      };
+      const grpc: OneRequest = (promptIds) =>
+        timed(() => generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0 }, undefined, { client }));
       await measureOnce(4, inProcess);
       await measureOnce(4, grpc);
       const pairs: Row[] = [];

@@ -106,7 +106,8 @@ export class Decoder {
     const { numKvHeads: H, headDim: D } = this.io;
     const G = this.groups;
     const B = views.length;
-    const pooled = this.deltaFetch !== undefined && views[0]!.cache.tensors[0]!.data instanceof Float32Array;
+    // Delta mode implies float32 caches (DecoderIO.deltaNames), which the pool holds.
+    const pooled = this.deltaFetch !== undefined;
     const tensors = this.pastNames.map((_, t): Tensor => {
       const proto = views[0]!.cache.tensors[t]!;
       const n = G * B * H * past * D;

@@ -21,4 +21,7 @@ export class EngineError extends Error {
   }
 }
 
+/** An abort reason that means the caller's deadline passed (AbortSignal.timeout and our own deadline timers). */
+export const isTimeout = (reason: unknown): boolean => reason instanceof Error && reason.name === 'TimeoutError';
+
 export const invalidArgument = (field: string, message: string) => new EngineError('INVALID_ARGUMENT', `${field}: ${message}`, { field });

@@ -6,7 +6,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Channel } from './channel.js';
 import { type Decoder, type KvAlign, type KvView, logitsAt } from './decoder.js';
-import { EngineError } from './errors.js';
+import { EngineError, isTimeout } from './errors.js';
 import type { Sampler } from './sampler.js';
 import type { StopMatcher } from './stop.js';
 import type { FinishReason, GenerationEvent } from './types.js';
@@ -77,8 +77,6 @@ export function prefillGroupSize(lengths: readonly number[], free: number, align
   }
   return n;
 }
-
-const isTimeout = (reason: unknown) => reason instanceof Error && reason.name === 'TimeoutError';
 
 export class Scheduler {
   private waiting: Sequence[] = [];

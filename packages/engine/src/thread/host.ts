@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LoadedModel, Precision } from '@slmops/model';
 import { Channel } from '../channel.js';
-import { EngineError } from '../errors.js';
+import { EngineError, isTimeout } from '../errors.js';
 import type { Engine, EngineOptions, GenerateRequest, GenerationEvent } from '../types.js';
 import { type HostMessage, STATS_SLOTS, type ThreadData, type WorkerMessage, fromWireError } from './protocol.js';
 
@@ -24,13 +24,11 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i]!;
-    if ((a === '--conditions' || a === '-C' || a === '--input-type') && (a === '--input-type' || execArgv[i + 1] === SOURCE_CONDITION)) i++;
+    if (a === '--input-type' || ((a === '--conditions' || a === '-C') && execArgv[i + 1] === SOURCE_CONDITION)) i++;
     else if (a !== `--conditions=${SOURCE_CONDITION}` && a !== `-C=${SOURCE_CONDITION}` && !a.startsWith('--input-type=')) out.push(a);
   }
   return out;
 }
-
-const isTimeout = (reason: unknown) => reason instanceof Error && reason.name === 'TimeoutError';
 
 type Ready = Extract<WorkerMessage, { op: 'ready' }>;
 

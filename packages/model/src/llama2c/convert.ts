@@ -7,6 +7,7 @@
  */
 import { float, GraphBuilder } from '../onnx/builder.js';
 import { DataType, type ModelProto } from '../onnx/proto.js';
+import { kvDeltaNames } from '../package/io.js';
 import type { Llama2cCheckpoint, Llama2cConfig } from './checkpoint.js';
 
 const { FLOAT, INT64, BOOL } = DataType;
@@ -32,7 +33,7 @@ export const llamaIoNames = (nLayers: number) => ({
   past: Array.from({ length: nLayers }, (_, i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]),
   present: Array.from({ length: nLayers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]),
   /** This step's keys and values alone (present minus past), so a runtime can keep the cache itself. */
-  delta: Array.from({ length: nLayers }, (_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]),
+  delta: kvDeltaNames(nLayers),
 });
 
 /** Builds the fp32 ONNX decoder for a checkpoint. */

@@ -42,6 +42,9 @@ export interface IoHints {
   vocabSize?: number;
 }
 
+/** Names of the per-layer outputs holding only a step's keys and values (see DecoderIO.deltaNames). */
+export const kvDeltaNames = (layers: number): string[][] => Array.from({ length: layers }, (_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]);
+
 const num = (d: Dim | undefined) => (typeof d === 'number' && d > 0 ? d : undefined);
 
 /**
@@ -109,7 +112,7 @@ export function decoderIoFromModel(m: ModelProto, file: string, hints: IoHints =
   if (kvType !== 'float32' && kvType !== 'float16') throw notDecoder(`${past0.name} has type ${kvType}`);
   const mask = inputs.get(maskName);
   const pos = inputs.get(posName);
-  const deltaNames = pastNames.map((_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]);
+  const deltaNames = kvDeltaNames(pastNames.length);
   const hasDelta = kvLayout === 'split' && kvType === 'float32' && deltaNames.every((pair) => pair.every((n) => outputs.has(n)));
   return {
     inputIds: idsName,
