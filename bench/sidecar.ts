@@ -1,10 +1,12 @@
 /**
  * bench:sidecar — end-to-end tokens/s and time to first token of the sidecar over gRPC streaming (server in a
  * child process, client here) beside the in-process engine on the same package, at concurrency 1, 4, 16, 32,
- * for stories260K and a random-weight model of the 15M shape, the two paths measured alternately (A B B A) at each
- * concurrency. Not a test: prints a Markdown table.
+ * for stories260K and a random-weight model of the 15M shape. Measured in rounds: each round measures every
+ * concurrency on both paths, one right after the other, so the ratios the targets name are taken per round from
+ * measurements seconds apart, and reported as the median over rounds. Not a test: prints Markdown tables.
  *
- *   npx nx run bench:sidecar        (BENCH_SHAPES=260k,15m  BENCH_REQUESTS=24 per measurement  BENCH_THREADS=n)
+ *   npx nx run bench:sidecar   (BENCH_SHAPES=260k,15m  BENCH_ROUNDS=6  BENCH_REQUESTS=12 per measurement  BENCH_THREADS=n
+ *                               BENCH_STREAM_INTERVAL=5ms: the sidecar's --stream-interval)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,13 +35,16 @@ const SHAPES: Shape[] = [
   { key: '15m', name: 'random 15M (288/768/6L/6H, vocab 32000)', config: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, seqLen: 256, sharedClassifier: true }, genTokens: 64 },
 ];
 const CONCURRENCY = [1, 4, 16, 32];
-/** Requests in one measurement, shared out among the clients (at least 3 each): enough tokens at concurrency 1 that
- *  one GC pause or scheduler hiccup does not decide the figure. */
-const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 24);
-const requestsPerClient = (concurrency: number) => Math.max(3, Math.ceil(REQUESTS / concurrency));
+/** Requests in one measurement, shared out among the clients (at least 2 each). */
+const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 12);
+const requestsPerClient = (concurrency: number) => Math.max(2, Math.ceil(REQUESTS / concurrency));
+/** Measured rounds, after one round that only warms up both paths (JIT, connections, buffer pools). */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const wanted = (process.env['BENCH_SHAPES'] ?? '260k,15m').split(',');
 /** ONNX Runtime intra-op threads for both paths (default: ORT's own choice); the same on both sides. */
 const THREADS = process.env['BENCH_THREADS'] ? Number(process.env['BENCH_THREADS']) : undefined;
+/** The sidecar's --stream-interval (default: the sidecar's own). */
+const STREAM_INTERVAL = process.env['BENCH_STREAM_INTERVAL'];
 const PROMPT_IDS = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426];
 
 interface Row {
@@ -99,17 +104,37 @@ const row = (shape: string, path: string, concurrency: number, samples: Sample[]
   return { shape, path, concurrency, tps: tokens / secs, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), tokens };
 };
 
-/**
- * Both paths at one concurrency, in A B B A order, so that a drift in the machine's speed over the minutes a run
- * takes (a shared host) weighs on both alike instead of deciding their ratio.
- */
-async function measurePair(shape: string, concurrency: number, inProcess: OneRequest, grpc: OneRequest): Promise<Row[]> {
-  const a1 = await measureOnce(concurrency, inProcess);
-  const b1 = await measureOnce(concurrency, grpc);
-  const b2 = await measureOnce(concurrency, grpc);
-  const a2 = await measureOnce(concurrency, inProcess);
-  return [row(shape, 'in-process engine', concurrency, [a1, a2]), row(shape, 'sidecar gRPC stream', concurrency, [b1, b2])];
+const PATHS = ['in-process engine', 'sidecar gRPC stream'] as const;
+type PathName = (typeof PATHS)[number];
+/** One round: tokens/s of every path and concurrency, measured within seconds of each other. */
+type Round = Map<string, Sample>;
+const key = (path: PathName, c: number) => `${path} ${c}`;
+const tps = (s: Sample) => s.tokens / s.secs;
+
+/** Every concurrency on both paths, the path order alternating from one concurrency (and round) to the next. */
+async function measureRound(round: number, paths: Record<PathName, OneRequest>): Promise<Round> {
+  const out: Round = new Map();
+  for (const [i, c] of CONCURRENCY.entries()) {
+    const order = (round + i) % 2 === 0 ? PATHS : [...PATHS].reverse();
+    for (const path of order) out.set(key(path, c), await measureOnce(c, paths[path]));
+  }
+  return out;
 }
+
+/** The ratios the targets name, one per round: gRPC / in-process at c=1, and c=16 / c=1 of each path. */
+interface Ratios {
+  grpcOverInProcess1: number;
+  grpcScale16: number;
+  inProcessScale16: number;
+}
+const ratiosOf = (r: Round): Ratios => {
+  const t = (path: PathName, c: number) => tps(r.get(key(path, c))!);
+  return {
+    grpcOverInProcess1: t('sidecar gRPC stream', 1) / t('in-process engine', 1),
+    grpcScale16: t('sidecar gRPC stream', 16) / t('sidecar gRPC stream', 1),
+    inProcessScale16: t('in-process engine', 16) / t('in-process engine', 1),
+  };
+};
 
 async function buildPackage(shape: Shape, work: string): Promise<string> {
   const out = join(work, shape.key);
@@ -127,7 +152,7 @@ async function buildPackage(shape: Shape, work: string): Promise<string> {
 }
 
 async function startSidecar(dir: string): Promise<{ proc: ChildProcess; address: string }> {
-  const proc = spawn(process.execPath, [sidecarBin, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--max-batch-size', '32', '--max-queue', '256', ...(THREADS ? ['--threads', String(THREADS)] : [])], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const proc = spawn(process.execPath, [sidecarBin, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--max-batch-size', '32', '--max-queue', '256', ...(THREADS ? ['--threads', String(THREADS)] : []), ...(STREAM_INTERVAL ? ['--stream-interval', STREAM_INTERVAL] : [])], { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: proc.stdout! }).once('line', resolve));
   const address = (JSON.parse(line) as { grpc: string }).grpc;
   const health = createClient('health', address);
@@ -143,6 +168,7 @@ async function startSidecar(dir: string): Promise<{ proc: ChildProcess; address:
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'slmops-bench-sidecar-'));
   const rows: Row[] = [];
+  const ratios = new Map<string, Ratios[]>();
   try {
     for (const shape of SHAPES.filter((s) => wanted.includes(s.key))) {
       const dir = await buildPackage(shape, work);
@@ -152,11 +178,11 @@ async function main() {
       const client = createClient('inference', address);
       const grpc: OneRequest = (promptIds) =>
         timed(() => generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0 }, undefined, { client }));
-      await measureOnce(4, inProcess);
-      await measureOnce(4, grpc);
-      const pairs: Row[] = [];
-      for (const c of CONCURRENCY) pairs.push(...(await measurePair(shape.name, c, inProcess, grpc)));
-      rows.push(...pairs.filter((r) => r.path === 'in-process engine'), ...pairs.filter((r) => r.path !== 'in-process engine'));
+      await measureRound(1, { 'in-process engine': inProcess, 'sidecar gRPC stream': grpc });
+      const rounds: Round[] = [];
+      for (let r = 0; r < ROUNDS; r++) rounds.push(await measureRound(r, { 'in-process engine': inProcess, 'sidecar gRPC stream': grpc }));
+      for (const path of PATHS) for (const c of CONCURRENCY) rows.push(row(shape.name, path, c, rounds.map((r) => r.get(key(path, c))!)));
+      ratios.set(shape.name, rounds.map(ratiosOf));
       await engine.close();
       client.close();
       proc.kill('SIGTERM');
@@ -167,18 +193,29 @@ async function main() {
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`\n${cpu}, ${availableParallelism()} cores, Node ${process.version}; greedy requests, ${REQUESTS} per measurement (at least 3 per client), prompt 9 tokens\n`);
+  console.log(`\n${cpu}, ${availableParallelism()} cores, Node ${process.version}; greedy requests, ${ROUNDS} rounds of ${REQUESTS} requests per measurement (at least 2 per client), prompt 9 tokens\n`);
   console.log('| model | path | concurrency | tokens/s (aggregate) | TTFT p50 ms | TTFT p99 ms | tokens |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.shape} | ${r.path} | ${r.concurrency} | ${r.tps.toFixed(0)} | ${r.ttftP50.toFixed(1)} | ${r.ttftP99.toFixed(1)} | ${r.tokens} |`);
-  console.log('\nTargets: gRPC c=1 >= 90% of in-process c=1; gRPC c=16 >= 4x gRPC c=1.');
-  for (const shape of [...new Set(rows.map((r) => r.shape))]) {
-    const get = (path: string, c: number) => rows.find((r) => r.shape === shape && r.path === path && r.concurrency === c)!.tps;
-    const ratio1 = get('sidecar gRPC stream', 1) / get('in-process engine', 1);
-    const scale16 = get('sidecar gRPC stream', 16) / get('sidecar gRPC stream', 1);
-    console.log(`- ${shape}: gRPC/in-process at c=1 = ${(ratio1 * 100).toFixed(0)}% (${ratio1 >= 0.9 ? 'meets' : 'misses'} 90%); gRPC c=16/c=1 = ${scale16.toFixed(1)}x (${scale16 >= 4 ? 'meets' : 'misses'} 4x)`);
+  console.log('\nPer-round ratios, median [lowest-highest] over the rounds. Targets: gRPC c=1 >= 90% of in-process c=1; gRPC c=16 >= 4x gRPC c=1.\n');
+  console.log('| model | gRPC / in-process, c=1 | gRPC c=16 / c=1 | in-process c=16 / c=1 |');
+  console.log('|---|---:|---:|---:|');
+  const verdicts: string[] = [];
+  for (const [shape, rs] of ratios) {
+    const spread = (f: (r: Ratios) => number, fmt: (x: number) => string) => {
+      const xs = rs.map(f).sort((a, b) => a - b);
+      return { median: median(xs), text: `${fmt(median(xs))} [${fmt(xs[0]!)}-${fmt(xs.at(-1)!)}]` };
+    };
+    const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+    const times = (x: number) => `${x.toFixed(1)}x`;
+    const over = spread((r) => r.grpcOverInProcess1, pct);
+    const scale = spread((r) => r.grpcScale16, times);
+    console.log(`| ${shape} | ${over.text} | ${scale.text} | ${spread((r) => r.inProcessScale16, times).text} |`);
+    verdicts.push(`- ${shape}: gRPC/in-process at c=1 ${over.median >= 0.9 ? 'meets' : 'misses'} 90%; gRPC c=16/c=1 ${scale.median >= 4 ? 'meets' : 'misses'} 4x`);
   }
-  console.log('\nCommand: npx nx run bench:sidecar');
+  console.log(`\n${verdicts.join('\n')}\n\nCommand: npx nx run bench:sidecar`);
 }
+
+const median = (sorted: number[]) => (sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2);
 
 await main();

@@ -5,5 +5,5 @@ export { createOrtSession, ortSessionPort, type SessionOptions, type SessionPort
 export { Sampler, Rng, argmax, type SamplingParams } from './sampler.js';
 export { StopMatcher } from './stop.js';
 export { defaultEvalSet, evaluateVariant, evalPerplexity, type EvalSet, type VariantEvaluation } from './eval.js';
-export { createThreadedEngine } from './thread/host.js';
+export { type ThreadedEngineOptions, createThreadedEngine } from './thread/host.js';
 export { serveEngineThread, type ThreadPort } from './thread/serve.js';

@@ -102,6 +102,38 @@ describe('threaded engine (session and scheduler on a worker thread)', () => {
     await until(() => threaded.stats().running === 0);
   });
 
+  it('with relayIntervalMs, later tokens wait to travel together; the events are the same', async () => {
+    // Which turn of this thread's event loop each event arrives in: one message from the worker is one turn.
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    tick();
+    const arrivals = async (engine: Engine) => {
+      const got: Array<{ event: GenerationEvent; turn: number }> = [];
+      for await (const event of engine.generate({ prompt: 'Once upon a time', maxTokens: 60, temperature: 0 })) got.push({ event, turn });
+      return got;
+    };
+    const holding = await createThreadedEngine(model, { relayIntervalMs: 60_000 });
+    try {
+      const every = await arrivals(threaded);
+      const held = await arrivals(holding);
+      expect(held.map((a) => a.event).filter((e) => e.type === 'token')).toHaveLength(60);
+      expect(comparable(held.map((a) => a.event))).toEqual(comparable(every.map((a) => a.event)));
+      // The first token goes at once; the other 59 wait for the end (the interval outlasts the request).
+      const turns = (got: typeof held) => new Set(got.map((a) => a.turn)).size;
+      expect(held[1]!.turn).toBeGreaterThan(held[0]!.turn);
+      expect(turns(held)).toBe(2);
+      expect(turns(every)).toBeGreaterThan(2);
+    } finally {
+      ticking = false;
+      await holding.close();
+    }
+    expect((await rejection(createThreadedEngine(model, { relayIntervalMs: -1 }))).field).toBe('relayIntervalMs');
+  });
+
   it('scores a sequence as the in-thread engine does', async () => {
     const ids = threaded.tokenize('Once upon a time there was a little girl');
     expect(await threaded.score(ids)).toEqual(await inline.score(ids));

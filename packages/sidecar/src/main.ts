@@ -2,7 +2,7 @@
  * Composition root of the sidecar: real model loading (@slmops/model), the engine on onnxruntime-node, the
  * hardware plugins, a JSON logger; `runSidecarMain` also owns signals and the exit code.
  */
-import { createThreadedEngine } from '@slmops/engine';
+import { type ThreadedEngineOptions, createThreadedEngine } from '@slmops/engine';
 import { loadModel } from '@slmops/model';
 import { type HardwarePlugin, createHostContext, createPluginHost } from '@slmops/plugin-sdk';
 import { amd } from '@slmops/plugin-amd';
@@ -32,7 +32,8 @@ export function productionDeps(logger: Logger, plugins: HardwarePlugin[] = known
     logger,
     loadModel: (path, opts) => loadModel(path, { cacheDir: opts.cacheDir }),
     // The engine computes on a worker thread, so gRPC and HTTP work overlaps decode steps (ADR 0007).
-    createEngine: (model, opts) => createThreadedEngine(model as Parameters<typeof createThreadedEngine>[0], opts as Parameters<typeof createThreadedEngine>[1]),
+    createEngine: (model, { streamIntervalMs, ...opts }) =>
+      createThreadedEngine(model as Parameters<typeof createThreadedEngine>[0], { ...(opts as ThreadedEngineOptions), relayIntervalMs: streamIntervalMs }),
     providerChain: (name) => pluginProviderChain(host.resolve(name), { ...createHostContext(), availableProviders }),
     availableProviders,
   };

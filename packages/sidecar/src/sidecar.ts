@@ -18,7 +18,7 @@ export interface SidecarDeps {
   /** @slmops/model loadModel (verifies every file's sha256 against slm.json). */
   loadModel(path: string, opts: { cacheDir: string }): Promise<unknown>;
   /** @slmops/engine createEngine on one execution provider. */
-  createEngine(model: unknown, opts: { executionProviders: string[]; precision?: string; maxBatchSize: number; maxQueue: number; intraOpThreads?: number }): Promise<Engine>;
+  createEngine(model: unknown, opts: { executionProviders: string[]; precision?: string; maxBatchSize: number; maxQueue: number; intraOpThreads?: number; streamIntervalMs: number }): Promise<Engine>;
   /** Provider chain of the selected hardware plugin (cpu plugin: [cpu]). */
   providerChain(plugin: string): Promise<{ chain: EPConfig[]; probed?: ProviderStatus[] }>;
   /** Providers the ONNX Runtime build has. */
@@ -93,6 +93,7 @@ export async function runSidecar(config: SidecarConfig, deps: SidecarDeps): Prom
             executionProviders: [ep.name],
             maxBatchSize: config.maxBatchSize,
             maxQueue: config.maxQueue,
+            streamIntervalMs: config.streamIntervalMs,
             ...(precision ? { precision } : {}),
             ...(config.intraOpThreads ? { intraOpThreads: config.intraOpThreads } : {}),
           }),

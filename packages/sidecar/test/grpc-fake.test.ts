@@ -1,6 +1,8 @@
 /** Transport behaviour that needs a controllable engine: load gating, queue limits, deadlines, cancellation. */
 import { type ClientReadableStream, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { GenerationEvent } from '@slmops/engine';
+import type { Engine } from '../src/inference/engine-port.js';
 import { createFakeEngine } from './fake-engine.js';
 import { type Harness, baseConfig, collect, generateCall, reflectionServices, startHarness, streamText, unary } from './helpers.js';
 
@@ -49,6 +51,32 @@ describe('gRPC over loopback with a fake engine', () => {
     watch.cancel();
     const services = await reflectionServices(`127.0.0.1:${h.sidecar.grpcPort}`);
     expect(services).toEqual(expect.arrayContaining(['slmops.inference.v1.Inference', 'inference.GRPCInferenceService', 'grpc.health.v1.Health']));
+  });
+
+  it('measures inter-token latency between token selections in the engine, not between their arrivals', async () => {
+    const fake = createFakeEngine({ stepMs: 20 });
+    // Delivers every token after the first in one burst with the end, as a stream interval longer than the request.
+    const bursty: Engine = {
+      ...fake,
+      async *generate(req, signal) {
+        const held: GenerationEvent[] = [];
+        for await (const ev of fake.generate(req, signal)) {
+          if (ev.type === 'token' && ev.index > 0) held.push(ev);
+          else yield* [...held.splice(0), ev];
+        }
+      },
+    };
+    h = await startHarness(baseConfig(), { createEngine: async () => bursty });
+    await h.sidecar.ready;
+    const { messages, error } = await collect(generateCall(h, { prompt: 'hello', max_tokens: 6, temperature: 0 }));
+    expect(error).toBeUndefined();
+    expect(messages).toHaveLength(7);
+    const metrics = await (await fetch(`http://${h.sidecar.metricsAddress}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('slmops_inter_token_latency_seconds_count')).toBe(5);
+    // Five 20 ms steps apart in the engine, though four of them arrived within a millisecond of each other.
+    expect(value('slmops_inter_token_latency_seconds_sum')).toBeGreaterThanOrEqual(5 * 0.015);
+    expect(Number(/^slmops_inter_token_latency_seconds_bucket\{[^}]*le="0.01"[^}]*\} (\S+)$/m.exec(metrics)?.[1])).toBe(0);
   });
 
   it('streams the same tokens the engine generates, with finish reason and usage last', async () => {

@@ -22,6 +22,7 @@ export const baseConfig = (over: Partial<SidecarConfig> = {}): SidecarConfig => 
   maxBatchSize: 8,
   maxQueue: 64,
   defaultMaxTokens: 16,
+  streamIntervalMs: 5,
   graceMs: 5000,
   ...over,
 });

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LoadedModel, Precision } from '@slmops/model';
 import { Channel } from '../channel.js';
-import { EngineError, isTimeout } from '../errors.js';
+import { EngineError, invalidArgument, isTimeout } from '../errors.js';
 import type { Engine, EngineOptions, GenerateRequest, GenerationEvent } from '../types.js';
 import { type HostMessage, STATS_SLOTS, type ThreadData, type WorkerMessage, fromWireError } from './protocol.js';
 
@@ -47,14 +47,24 @@ function opened(worker: Worker, dir: string): Promise<Ready> {
   });
 }
 
+export interface ThreadedEngineOptions extends Omit<EngineOptions, 'session'> {
+  /**
+   * How long (ms) a request's tokens after its first may wait in the worker to travel with later ones: fewer
+   * wake-ups of this thread, at most this much later delivery. Default 0: every decode step's tokens at once.
+   */
+  relayIntervalMs?: number;
+}
+
 /**
  * Opens `model` (already loaded and verified on this thread) in a worker thread. Behaves as createEngine does,
  * except that `opts.session` cannot cross threads. If the worker dies, every request in flight fails INTERNAL.
  * `thread.entry` replaces the worker script (tests use one that dies on purpose).
  */
-export async function createThreadedEngine(model: LoadedModel, opts: Omit<EngineOptions, 'session'> = {}, thread: { entry?: URL } = {}): Promise<Engine> {
+export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEngineOptions = {}, thread: { entry?: URL } = {}): Promise<Engine> {
+  const { relayIntervalMs = 0, ...options } = opts;
+  if (!Number.isFinite(relayIntervalMs) || relayIntervalMs < 0) throw invalidArgument('relayIntervalMs', `must be a number of milliseconds >= 0, got ${relayIntervalMs}`);
   const stats = new SharedArrayBuffer(STATS_SLOTS * Float64Array.BYTES_PER_ELEMENT);
-  const data: ThreadData = { dir: model.dir, manifest: model.manifest, options: opts, stats };
+  const data: ThreadData = { dir: model.dir, manifest: model.manifest, options, relayIntervalMs, stats };
   const worker = new Worker(thread.entry ?? ENTRY, { workerData: data, execArgv: workerExecArgv(process.execArgv) });
   const statsView = new Float64Array(stats);
   const streams = new Map<number, Channel<GenerationEvent>>();

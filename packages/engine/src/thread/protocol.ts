@@ -8,6 +8,8 @@ export interface ThreadData {
   dir: string;
   manifest: SlmManifest;
   options: Omit<EngineOptions, 'session'>;
+  /** How long a request's later tokens may wait to travel with the next ones (RelayClock); 0 sends every step. */
+  relayIntervalMs: number;
   /** Float64Array[3] the worker keeps current: running, waiting, kvCacheUsage. */
   stats: SharedArrayBuffer;
 }

@@ -2,6 +2,7 @@
 import { reopenModel } from '@slmops/model';
 import { createEngine } from '../engine.js';
 import type { Engine } from '../types.js';
+import { RelayClock } from './relay.js';
 import { type HostMessage, STATS_SLOTS, type ThreadData, type Update, type WorkerMessage, toWireError } from './protocol.js';
 
 export interface ThreadPort {
@@ -12,8 +13,9 @@ export interface ThreadPort {
 const deadlineReason = () => Object.assign(new Error('the request deadline passed'), { name: 'TimeoutError' });
 
 /**
- * Serves one engine over `port` until the host sends close. Updates are flushed once per microtask checkpoint,
- * so one decode step's tokens of every sequence travel in one message, before the next step computes.
+ * Serves one engine over `port` until the host sends close. Updates are gathered per microtask checkpoint, so one
+ * decode step's tokens of every sequence travel in one message, before the next step computes; RelayClock decides
+ * whether that message goes now or waits for the next steps' tokens.
  */
 export async function serveEngineThread(port: ThreadPort, data: ThreadData): Promise<void> {
   let engine: Engine;
@@ -30,16 +32,36 @@ export async function serveEngineThread(port: ThreadPort, data: ThreadData): Pro
     stats[1] = s.waiting;
     stats[2] = s.kvCacheUsage;
   };
+  const relay = new RelayClock(data.relayIntervalMs);
   let pending: Update[] = [];
+  let urgent = false;
+  let turnQueued = false;
+  let backstop: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
+    clearTimeout(backstop);
+    backstop = undefined;
+    relay.sent();
+    urgent = false;
     const updates = pending;
     pending = [];
-    publishStats();
     port.postMessage({ op: 'updates', updates });
   };
+  // Once per turn of the event loop (one decode step): send, or hold with a timer in case the next step is late.
+  const endTurn = () => {
+    turnQueued = false;
+    publishStats();
+    const now = performance.now();
+    if (relay.due(now, urgent)) flush();
+    else backstop ??= setTimeout(flush, relay.deadline! - now);
+  };
   const send = (u: Update) => {
-    if (pending.length === 0) queueMicrotask(flush);
     pending.push(u);
+    // A request's first token (its time to first token) and every end travel at once; later tokens may wait.
+    if (u[0] !== 'event' || u[2].type !== 'token' || u[2].index === 0) urgent = true;
+    if (!turnQueued) {
+      turnQueued = true;
+      queueMicrotask(endTurn);
+    }
   };
   const controllers = new Map<number, AbortController>();
 
@@ -47,8 +69,16 @@ export async function serveEngineThread(port: ThreadPort, data: ThreadData): Pro
     const ac = new AbortController();
     controllers.set(id, ac);
     try {
-      for await (const ev of engine.generate(req, ac.signal)) send(['event', id, ev]);
-      send(['end', id]);
+      let ended = false;
+      for await (const ev of engine.generate(req, ac.signal)) {
+        send(['event', id, ev]);
+        // done is a request's last event: its end rides in the same message instead of waking the host again.
+        if (ev.type === 'done') {
+          send(['end', id]);
+          ended = true;
+        }
+      }
+      if (!ended) send(['end', id]);
     } catch (e) {
       send(['error', id, toWireError(e)]);
     } finally {

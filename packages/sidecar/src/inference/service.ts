@@ -211,7 +211,7 @@ export class InferenceService {
     this.#observer.accepted({ maxTokens: request.maxTokens, promptTokens });
     let started = false;
     let settled = false;
-    let last = t0;
+    let lastMs = 0;
     // One controller per request, unlinked in `finally`: AbortSignal.any would tie every request's signal to the
     // long-lived shutdown signal until GC.
     const own = new AbortController();
@@ -231,8 +231,10 @@ export class InferenceService {
           if (!started) {
             started = true;
             this.#observer.firstToken((t - t0) / 1000);
-          } else this.#observer.token((t - last) / 1000);
-          last = t;
+          }
+          // Between the engine's selections of consecutive tokens: the engine may deliver several at once.
+          else this.#observer.token((ev.timeMs - lastMs) / 1000);
+          lastMs = ev.timeMs;
         } else {
           // An engine that reports cancellation as a finish reason: surface why it was cancelled instead.
           if (ev.finishReason === 'cancelled' && combined.aborted) throw combined.reason;
