@@ -7,10 +7,21 @@ import type { SessionPort, Tensor, TensorData } from './session.js';
 export interface KvCache {
   tensors: Tensor[];
   batch: number;
+  /** P: the positions the tensors hold, which the graph reads as its past. */
   past: number;
+  /**
+   * Positions [0, end) hold data; [end, past) are room, zero and masked out of attention, where the next steps'
+   * keys and values are written in place instead of copying the whole cache into a longer one. Absent: end = past.
+   */
+  end?: number;
   /** Its buffers come from the decoder's pool and go back with `recycle` once no sequence reads them. */
   pooled?: boolean;
 }
+
+export const cacheEnd = (c: KvCache): number => c.end ?? c.past;
+
+/** Positions to allocate for a cache that must hold `n` now: half as many again (at least 8), so it grows rarely. */
+const withRoom = (n: number) => n + Math.max(8, Math.ceil(n / 2));
 
 /** Where one sequence's cached positions live: row `row` of `cache`, positions [start, start+len). */
 export interface KvView {
@@ -68,8 +79,7 @@ export class Decoder {
       const len = this.free[i]!.byteLength;
       if (len >= bytes && len <= 2 * bytes + 4096 && (best < 0 || len < this.free[best]!.byteLength)) best = i;
     }
-    // A quarter of headroom, so a cache that grows a position per step reuses its buffers for many steps.
-    const buf = best >= 0 ? this.free.splice(best, 1)[0]! : new ArrayBuffer(bytes + bytes / 4 + 4096 - ((bytes + bytes / 4) % 4096));
+    const buf = best >= 0 ? this.free.splice(best, 1)[0]! : new ArrayBuffer(bytes + 4096 - (bytes % 4096));
     return new Float32Array(buf, 0, n);
   }
 
@@ -98,26 +108,35 @@ export class Decoder {
   isInPlace(views: readonly KvView[]): boolean {
     const cache = views[0]?.cache;
     if (!cache || cache.batch !== views.length) return false;
-    return views.every((v, b) => v.cache === cache && v.row === b && (this.align === 'left' ? v.start + v.len === cache.past : v.start === 0));
+    return views.every((v, b) => v.cache === cache && v.row === b && (this.align === 'left' ? v.start + v.len === cacheEnd(cache) : v.start === 0));
   }
 
-  /** Copies each sequence's cached positions into one padded batch cache of `past` positions (pads are zero). */
-  assemble(views: readonly KvView[], past: number): KvCache {
+  /** Where row `b` of `cache`, assembled or kept for a sequence of `len` cached positions, holds them. */
+  viewIn(cache: KvCache, b: number, len: number): KvView {
+    return { cache, row: b, start: this.align === 'left' ? cacheEnd(cache) - len : 0, len };
+  }
+
+  /**
+   * Copies each sequence's cached positions into one padded batch cache whose data ends at `end` (pads are zero).
+   * In delta mode the cache gets room to grow in place; otherwise it holds exactly `end` positions.
+   */
+  assemble(views: readonly KvView[], end: number): KvCache {
     const { numKvHeads: H, headDim: D } = this.io;
     const G = this.groups;
     const B = views.length;
     // Delta mode implies float32 caches (DecoderIO.deltaNames), which the pool holds.
     const pooled = this.deltaFetch !== undefined;
+    const past = pooled ? withRoom(end) : end;
     const tensors = this.pastNames.map((_, t): Tensor => {
       const proto = views[0]!.cache.tensors[t]!;
       const n = G * B * H * past * D;
-      // Pads must read as zero: a pooled buffer holds old values.
+      // Pads and room must read as zero: a pooled buffer holds old values.
       const out = pooled ? this.take(n).fill(0) : newLike(proto.data, n);
       views.forEach((v, b) => {
         const src = v.cache.tensors[t]!.data;
         const Bs = v.cache.batch;
         const Ps = v.cache.past;
-        const dstStart = this.align === 'left' ? past - v.len : 0;
+        const dstStart = this.align === 'left' ? end - v.len : 0;
         for (let g = 0; g < G; g++)
           for (let h = 0; h < H; h++) {
             const s = (((g * Bs + v.row) * H + h) * Ps + v.start) * D;
@@ -127,7 +146,7 @@ export class Decoder {
       });
       return { type: proto.type, data: out, dims: this.dims(B, past) };
     });
-    return { tensors, batch: B, past, ...(pooled ? { pooled } : {}) };
+    return { tensors, batch: B, past, ...(past !== end ? { end } : {}), ...(pooled ? { pooled } : {}) };
   }
 
   /** Runs the graph on `ids` [B,S] at `positions` [B,S] over `cache`; `mask` is [B, past+S] of 0/1. */
@@ -152,24 +171,42 @@ export class Decoder {
     return { logits, present: { tensors, batch: B, past: cache.past + S } };
   }
 
-  /** present = past with this step's keys/values appended along the positions, in pooled buffers. */
+  /**
+   * present = past with this step's keys/values written after its data: in place while the pooled cache has room
+   * (the caller must then not recycle `cache`, see `retire`), else into a longer pooled cache with room again.
+   */
   private appendDelta(cache: KvCache, delta: Array<Tensor | undefined>, S: number): KvCache {
     const { numKvHeads: H, headDim: D } = this.io;
     const B = cache.batch;
     const P = cache.past;
     // A prefill's delta is its whole cache already.
     if (P === 0) return { tensors: delta.map((t, i) => t ?? this.missing(i)), batch: B, past: S };
+    const end = cacheEnd(cache);
+    const inPlace = cache.pooled === true && end + S <= P;
+    const cap = inPlace ? P : withRoom(end + S);
     const tensors = delta.map((t, i): Tensor => {
       const d = (t ?? this.missing(i)).data as Float32Array;
       const p = cache.tensors[i]!.data as Float32Array;
-      const out = this.take(B * H * (P + S) * D);
+      const out = inPlace ? p : this.take(B * H * cap * D);
       for (let r = 0; r < B * H; r++) {
-        out.set(p.subarray(r * P * D, (r + 1) * P * D), r * (P + S) * D);
-        out.set(d.subarray(r * S * D, (r + 1) * S * D), (r * (P + S) + P) * D);
+        if (!inPlace) {
+          out.set(p.subarray(r * P * D, (r * P + end) * D), r * cap * D);
+          // The room is masked out, but 0 * garbage could still be NaN: keep it zero.
+          out.fill(0, (r * cap + end + S) * D, (r + 1) * cap * D);
+        }
+        // A decode step's row is one position (D floats): a loop beats creating a subarray per row.
+        const from = r * S * D;
+        const to = (r * cap + end) * D;
+        for (let k = 0; k < S * D; k++) out[to + k] = d[from + k]!;
       }
-      return { type: 'float32', data: out, dims: [B, H, P + S, D] };
+      return inPlace ? cache.tensors[i]! : { type: 'float32', data: out, dims: [B, H, cap, D] };
     });
-    return { tensors, batch: B, past: P + S, pooled: true };
+    return { tensors, batch: B, past: cap, ...(cap !== end + S ? { end: end + S } : {}), pooled: true };
+  }
+
+  /** Recycles a step's input cache unless `present` kept its buffers (written in place). */
+  retire(input: KvCache, present: KvCache): void {
+    if (present.tensors[0]?.data.buffer !== input.tensors[0]?.data.buffer) this.recycle(input);
   }
 
   private missing(i: number): never {

@@ -211,14 +211,19 @@ export class Scheduler {
   private async decodeStep(): Promise<void> {
     const batch = this.running;
     const views = batch.map((s) => s.kv!);
-    const past = Math.max(...views.map((v) => v.len));
-    const cache = this.decoder.isInPlace(views) ? views[0]!.cache : this.decoder.assemble(views, past);
+    const inPlace = this.decoder.isInPlace(views);
+    const cache = inPlace ? views[0]!.cache : this.decoder.assemble(views, Math.max(...views.map((v) => v.len)));
+    // Where each sequence's positions sit in the step's cache.
+    const rows = inPlace ? views : views.map((v, b) => this.decoder.viewIn(cache, b, v.len));
+    const left = this.decoder.align === 'left';
     const P = cache.past;
     const B = batch.length;
     const mask = new Uint8Array(B * (P + 1));
-    views.forEach((v, b) => {
-      const from = this.decoder.align === 'left' ? P - v.len : 0;
-      mask.fill(1, b * (P + 1) + from, b * (P + 1) + from + v.len + 1);
+    rows.forEach((v, b) => {
+      const at = b * (P + 1);
+      mask.fill(1, at + v.start, at + v.start + v.len);
+      // The new position: after all P in the graph's view ('left'), right after the row's data ('right').
+      mask[at + (left ? P : v.len)] = 1;
     });
     const t0 = this.opts.now();
     try {
@@ -229,13 +234,12 @@ export class Scheduler {
         cache,
       );
       const ms = this.opts.now() - t0;
-      // Every sequence of the batch now reads res.present: the step's input cache, and the caches it was
-      // assembled from, are read by nobody.
-      this.decoder.recycle(cache);
-      if (cache !== views[0]!.cache) for (const c of new Set(views.map((v) => v.cache))) this.decoder.recycle(c);
+      // Every sequence of the batch now reads res.present: the step's input cache (unless present grew in its
+      // buffers), and the caches it was assembled from, are read by nobody.
+      this.decoder.retire(cache, res.present);
+      if (!inPlace) for (const c of new Set(views.map((v) => v.cache))) this.decoder.recycle(c);
       batch.forEach((s, b) => {
-        const len = views[b]!.len;
-        s.kv = { cache: res.present, row: b, start: this.decoder.align === 'left' ? P - len : 0, len: len + 1 };
+        s.kv = { ...rows[b]!, cache: res.present, len: rows[b]!.len + 1 };
         s.decodeMs += ms;
         if (s.cancelled) this.finishCancelled(s);
         else {
