@@ -97,13 +97,15 @@ async function engineRun(engine: Engine, prompt: number[], n: number): Promise<F
 }
 
 /** The reference: the plainest greedy loop over the same graph (fetch logits and present, present -> past, argmax
- *  of the last row). */
+ *  of the last row; only that row's logits where the graph offers it). */
 async function bareRun(s: { run(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, { data: unknown }>> }, m: LoadedModel, prompt: number[], n: number): Promise<Figures> {
   const io = m.manifest.io;
   const fetches = [io.logits, ...io.presentNames.flat()];
   const i64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), dims);
   const feeds: Record<string, ort.Tensor> = {};
   io.pastNames.flat().forEach((name) => (feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, io.numKvHeads, 0, io.headDim])));
+  // Graphs that can compute the last position's logits alone are asked to.
+  if (io.logitsToKeep) feeds[io.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
   let ids = prompt;
   let past = 0;
   const times: number[] = [];
@@ -116,7 +118,7 @@ async function bareRun(s: { run(feeds: Record<string, ort.Tensor>, fetches: stri
     const out = await s.run(feeds, fetches);
     const logits = out[io.logits]!.data as Float32Array;
     const V = io.vocabSize;
-    const off = (ids.length - 1) * V;
+    const off = io.logitsToKeep ? 0 : (ids.length - 1) * V;
     let best = 0;
     for (let v = 1; v < V; v++) if (logits[off + v]! > logits[off + best]!) best = v;
     io.pastNames.flat().forEach((name, i) => (feeds[name] = out[io.presentNames.flat()[i]!] as ort.Tensor));

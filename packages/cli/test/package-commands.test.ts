@@ -54,7 +54,8 @@ describe('slmops quantize / prune / inspect / pack', () => {
     expect(r.stdout).toMatch(/fp32 model\.onnx: \d+ bytes, 2\d{5} parameters/);
     expect(r.stdout).toMatch(/ops: .*MatMul 45/);
     const json = JSON.parse((await runCli(['inspect', join(pkg, 'model.onnx'), '--json'])).stdout);
-    expect(json.variants[0].summary.outputs[0]).toEqual({ name: 'logits', type: 'float32', shape: ['batch_size', 'sequence_length', 512] });
+    expect(json.variants[0].summary.outputs[0]).toEqual({ name: 'logits', type: 'float32', shape: ['batch_size', 'num_logits', 512] });
+    expect(r.stdout).toMatch(/num_logits_to_keep\s+int64\s+\[\]/);
   });
 
   it('inspect and load reject an ONNX file that is not a decoder or not ONNX at all', async () => {

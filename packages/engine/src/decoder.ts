@@ -36,8 +36,9 @@ export interface KvView {
 export type KvAlign = 'left' | 'right';
 
 export interface ForwardResult {
-  /** Logits of every row and position, [B,S,V]; float16 models are widened on read. */
+  /** Logits [B,K,V] of each row's positions firstLogit..S-1 (K = S unless lastOnly); float16 is widened on read. */
   logits: Tensor;
+  firstLogit: number;
   present: KvCache;
 }
 
@@ -149,26 +150,32 @@ export class Decoder {
     return { tensors, batch: B, past, ...(past !== end ? { end } : {}), ...(pooled ? { pooled } : {}) };
   }
 
-  /** Runs the graph on `ids` [B,S] at `positions` [B,S] over `cache`; `mask` is [B, past+S] of 0/1. */
-  async forward(ids: readonly number[][], positions: readonly number[][], mask: Uint8Array, cache: KvCache): Promise<ForwardResult> {
+  /**
+   * Runs the graph on `ids` [B,S] at `positions` [B,S] over `cache`; `mask` is [B, past+S] of 0/1. `lastOnly`:
+   * only the last position's logits are needed, which graphs with DecoderIO.logitsToKeep then compute alone.
+   */
+  async forward(ids: readonly number[][], positions: readonly number[][], mask: Uint8Array, cache: KvCache, lastOnly = false): Promise<ForwardResult> {
     const B = ids.length;
     const S = ids[0]!.length;
     const io = this.io;
     const feeds: Record<string, Tensor> = { [io.inputIds]: this.ints(io.idsType, ids.flat(), [B, S]) };
     if (io.positionIds) feeds[io.positionIds] = this.ints(io.idsType, positions.flat(), [B, S]);
     if (io.attentionMask) feeds[io.attentionMask] = this.ints(io.maskType, mask, [B, cache.past + S]);
+    const keep = io.logitsToKeep && lastOnly ? 1 : S;
+    if (io.logitsToKeep) feeds[io.logitsToKeep] = { type: 'int64', data: BigInt64Array.of(BigInt(keep)), dims: [] };
     this.pastNames.forEach((n, i) => (feeds[n] = cache.tensors[i]!));
     this.runs++;
     const out = await this.session.run(feeds, this.deltaFetch);
     const logits = out[io.logits];
     if (!logits) throw new Error(`the model returned no ${io.logits} output`);
-    if (this.deltaFetch) return { logits, present: this.appendDelta(cache, io.deltaNames!.flat().map((n) => out[n]), S) };
+    const firstLogit = S - keep;
+    if (this.deltaFetch) return { logits, firstLogit, present: this.appendDelta(cache, io.deltaNames!.flat().map((n) => out[n]), S) };
     const tensors = this.presentNames.map((n) => {
       const t = out[n];
       if (!t) throw new Error(`the model returned no ${n} output`);
       return t;
     });
-    return { logits, present: { tensors, batch: B, past: cache.past + S } };
+    return { logits, firstLogit, present: { tensors, batch: B, past: cache.past + S } };
   }
 
   /**

@@ -191,14 +191,14 @@ export class Scheduler {
     const start = this.opts.now();
     for (const seq of group) seq.prefillStart = start;
     try {
-      const res = await this.decoder.forward(ids, positions, mask, this.decoder.emptyCache(group.length));
+      const res = await this.decoder.forward(ids, positions, mask, this.decoder.emptyCache(group.length), left);
       const ms = this.opts.now() - start;
       group.forEach((seq, b) => {
         const n = seq.tokens.length;
         seq.prefillMs = ms;
         seq.kv = { cache: res.present, row: b, start: left ? S - n : 0, len: n };
         try {
-          this.accept(seq, logitsAt(res.logits, b, left ? S - 1 : n - 1));
+          this.accept(seq, logitsAt(res.logits, b, (left ? S - 1 : n - 1) - res.firstLogit));
         } catch (e) {
           this.fail(seq, e);
         }

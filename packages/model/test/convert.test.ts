@@ -55,6 +55,7 @@ describe('llama2.c -> ONNX converter on stories260K', () => {
       input_ids: new ort.Tensor('int64', BigInt64Array.from([300n, 301n]), [1, S]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from([3n, 4n]), [1, S]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(P + S).fill(1n), [1, P + S]),
+      num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(S)), []),
     };
     for (const [k, v] of io.pastNames) {
       feeds[k!] = new ort.Tensor('float32', Float32Array.from({ length: 4 * P * 8 }, (_, i) => Math.sin(i)), [1, 4, P, 8]);
@@ -67,6 +68,29 @@ describe('llama2.c -> ONNX converter on stories260K', () => {
       expect(delta.dims).toEqual([1, 4, S, 8]);
       for (let h = 0; h < 4; h++) expect([...(delta.data as Float32Array).subarray(h * S * 8, (h + 1) * S * 8)]).toEqual([...present.subarray((h * (P + S) + P) * 8, (h + 1) * (P + S) * 8)]);
     });
+  });
+
+  it('computes logits for the last num_logits_to_keep positions only, equal to those rows of all', async () => {
+    const io = decoderIoFromModel(decodeModel(bytes), 'stories260K.onnx');
+    expect(io.logitsToKeep).toBe('num_logits_to_keep');
+    const s = await session(bytes);
+    const ids = run.prompt_tokens.slice(0, 6);
+    const S = ids.length;
+    const feeds = (keep: number): Record<string, ort.Tensor> => {
+      const f: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, S]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, S]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(S).fill(1n), [1, S]),
+        num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), []),
+      };
+      for (const n of io.pastNames.flat()) f[n] = new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 8]);
+      return f;
+    };
+    const all = (await s.run(feeds(S)))['logits']!;
+    const last = (await s.run(feeds(1)))['logits']!;
+    expect(all.dims).toEqual([1, S, 512]);
+    expect(last.dims).toEqual([1, 1, 512]);
+    expect([...(last.data as Float32Array)]).toEqual([...(all.data as Float32Array).subarray((S - 1) * 512)]);
   });
 
   it('prefill token by token through the cache equals one prefill', async () => {

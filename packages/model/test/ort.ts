@@ -25,6 +25,7 @@ export function llamaIo(layers: number, kvHeads: number, headDim: number, vocab:
     inputIds: 'input_ids', attentionMask: 'attention_mask', positionIds: 'position_ids', logits: 'logits', kvLayout: 'split',
     pastNames: Array.from({ length: layers }, (_, i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]),
     presentNames: Array.from({ length: layers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]),
+    logitsToKeep: 'num_logits_to_keep',
     numLayers: layers, numKvHeads: kvHeads, headDim, vocabSize: vocab, idsType: 'int64', maskType: 'int64', kvType: 'float32',
   };
 }
@@ -61,6 +62,8 @@ export async function greedy(s: ort.InferenceSession, io: DecoderIO, prompts: nu
       const input: Record<string, ort.Tensor> = { [io.inputIds]: ints(io.idsType, feeds.flatMap((r) => r.slice(a, b)), [B, S]), ...past };
       if (io.attentionMask) input[io.attentionMask] = ints(io.maskType, attn.flatMap((r) => r.slice(0, total)), [B, total]);
       if (io.positionIds) input[io.positionIds] = ints(io.idsType, posIds.flatMap((r) => r.slice(a, b)), [B, S]);
+      // Every position's logits are wanted here.
+      if (io.logitsToKeep) input[io.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.of(BigInt(S)), []);
       const out = await s.run(input);
       const raw = out[io.logits]!.data as Float32Array | Uint16Array;
       const logits = raw instanceof Uint16Array ? Float32Array.from(raw, halfToFloat) : raw;

@@ -7,7 +7,7 @@
  */
 import { float, GraphBuilder } from '../onnx/builder.js';
 import { DataType, type ModelProto } from '../onnx/proto.js';
-import { kvDeltaNames } from '../package/io.js';
+import { NUM_LOGITS_TO_KEEP, kvDeltaNames } from '../package/io.js';
 import type { Llama2cCheckpoint, Llama2cConfig } from './checkpoint.js';
 
 const { FLOAT, INT64, BOOL } = DataType;
@@ -50,6 +50,7 @@ export function llama2cToOnnx(ckpt: Llama2cCheckpoint, opts: { name?: string; on
   const ids = g.input('input_ids', INT64, ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', INT64, ['batch_size', 'total_sequence_length']);
   const pos = g.input('position_ids', INT64, ['batch_size', 'sequence_length']);
+  const keep = g.input(NUM_LOGITS_TO_KEEP, INT64, []);
   const past = names.past.map(([k, v]) => [
     g.input(k!, FLOAT, ['batch_size', KV, 'past_sequence_length', hs]),
     g.input(v!, FLOAT, ['batch_size', KV, 'past_sequence_length', hs]),
@@ -124,17 +125,20 @@ export function llama2cToOnnx(ckpt: Llama2cCheckpoint, opts: { name?: string; on
     x = g.op1('Add', [x, linear(act, `${p}.mlp.down_proj.weight`, slice(w.w2, l, D * Hd), D, Hd)]);
     opts.onLayer?.(l + 1, L);
   }
+  // Logits of the last num_logits_to_keep positions only: a prefill needs one row per sequence, and at a 32000-token
+  // vocabulary the classifier is most of a position's work.
   const final = rmsnorm(x, g.initializer('model.norm.weight', FLOAT, [D], w.rmsFinal));
+  const kept = g.op1('Slice', [final, g.op1('Neg', [g.op1('Unsqueeze', [keep, g.i64([0])])]), g.i64([Number.MAX_SAFE_INTEGER]), g.i64([1])]);
   if (c.sharedClassifier) {
     // The tied classifier reads the embedding table itself (Gemm transB), so the file stores it once.
-    const flat = g.op1('Reshape', [final, g.i64([-1, D])]);
+    const flat = g.op1('Reshape', [kept, g.i64([-1, D])]);
     const logits2d = g.op1('Gemm', [flat, emb], { transB: 1, alpha: float(1) });
-    const outShape = g.op1('Concat', [g.op1('Shape', [ids]), g.i64([V])], { axis: 0 });
+    const outShape = g.op1('Concat', [g.op1('Slice', [g.op1('Shape', [kept]), g.i64([0]), g.i64([2])]), g.i64([V])], { axis: 0 });
     g.op1('Reshape', [logits2d, outShape], {}, { output: 'logits' });
   } else {
-    g.op1('MatMul', [final, g.initializer('lm_head.weight', FLOAT, [D, V], transpose(w.wcls, V, D))], {}, { output: 'logits' });
+    g.op1('MatMul', [kept, g.initializer('lm_head.weight', FLOAT, [D, V], transpose(w.wcls, V, D))], {}, { output: 'logits' });
   }
-  g.output('logits', FLOAT, ['batch_size', 'sequence_length', V]);
+  g.output('logits', FLOAT, ['batch_size', 'num_logits', V]);
   names.present.forEach(([k, v]) => {
     g.output(k!, FLOAT, ['batch_size', KV, 'total_sequence_length', hs]);
     g.output(v!, FLOAT, ['batch_size', KV, 'total_sequence_length', hs]);

@@ -16,6 +16,9 @@ export interface DecoderIO {
    *  (`kv_delta.{i}.key|value`, written by slmops convert), so a runtime can build the cache without fetching
    *  present. Absent for graphs that lack them. */
   deltaNames?: string[][];
+  /** Scalar int64 input: logits are computed for the last this-many positions only (HF's num_logits_to_keep).
+   *  Absent for graphs that compute them for every position. */
+  logitsToKeep?: string;
   numLayers: number;
   numKvHeads: number;
   headDim: number;
@@ -41,6 +44,9 @@ export interface IoHints {
   headDim?: number;
   vocabSize?: number;
 }
+
+/** The input that limits logits to the last positions (see DecoderIO.logitsToKeep). */
+export const NUM_LOGITS_TO_KEEP = 'num_logits_to_keep';
 
 /** Names of the per-layer outputs holding only a step's keys and values (see DecoderIO.deltaNames). */
 export const kvDeltaNames = (layers: number): string[][] => Array.from({ length: layers }, (_, i) => [`kv_delta.${i}.key`, `kv_delta.${i}.value`]);
@@ -123,6 +129,7 @@ export function decoderIoFromModel(m: ModelProto, file: string, hints: IoHints =
     pastNames,
     presentNames,
     ...(hasDelta ? { deltaNames } : {}),
+    ...(inputs.get(NUM_LOGITS_TO_KEEP)?.shape?.length === 0 ? { logitsToKeep: NUM_LOGITS_TO_KEEP } : {}),
     numLayers: pastNames.length,
     numKvHeads,
     headDim,
