@@ -178,9 +178,10 @@ async function main() {
       const client = createClient('inference', address);
       const grpc: OneRequest = (promptIds) =>
         timed(() => generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0 }, undefined, { client }));
-      await measureRound(1, { 'in-process engine': inProcess, 'sidecar gRPC stream': grpc });
+      const paths: Record<PathName, OneRequest> = { 'in-process engine': inProcess, 'sidecar gRPC stream': grpc };
+      await measureRound(1, paths);
       const rounds: Round[] = [];
-      for (let r = 0; r < ROUNDS; r++) rounds.push(await measureRound(r, { 'in-process engine': inProcess, 'sidecar gRPC stream': grpc }));
+      for (let r = 0; r < ROUNDS; r++) rounds.push(await measureRound(r, paths));
       for (const path of PATHS) for (const c of CONCURRENCY) rows.push(row(shape.name, path, c, rounds.map((r) => r.get(key(path, c))!)));
       ratios.set(shape.name, rounds.map(ratiosOf));
       await engine.close();

@@ -18,7 +18,7 @@ export interface KvCache {
   pooled?: boolean;
 }
 
-export const cacheEnd = (c: KvCache): number => c.end ?? c.past;
+const cacheEnd = (c: KvCache): number => c.end ?? c.past;
 
 /** Positions to allocate for a cache that must hold `n` now: half as many again (at least 8), so it grows rarely. */
 const withRoom = (n: number) => n + Math.max(8, Math.ceil(n / 2));
