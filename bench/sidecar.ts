@@ -1,8 +1,8 @@
 /**
  * bench:sidecar — end-to-end tokens/s and time to first token of the sidecar over gRPC streaming (server in a
- * child process, client here) beside the in-process engine on the same package, at concurrency 1, 4, 16, 32,
- * for stories260K and a random-weight model of the 15M shape. Measured in rounds: each round measures every
- * concurrency on both paths, one right after the other, so the ratios the targets name are taken per round from
+ * child process, client here; one token per message, and with coalesce_tokens) beside the in-process engine on
+ * the same package, at concurrency 1, 4, 16, 32, for stories260K and a random-weight model of the 15M shape.
+ * Measured in rounds: each round measures every concurrency on every path, one right after the other, so the ratios the targets name are taken per round from
  * measurements seconds apart, and reported as the median over rounds. Not a test: prints Markdown tables.
  *
  *   npx nx run bench:sidecar   (BENCH_SHAPES=260k,15m  BENCH_ROUNDS=6  BENCH_REQUESTS=12 per measurement  BENCH_THREADS=n
@@ -66,11 +66,15 @@ const quantile = (xs: number[], q: number) => {
 type OneRequest = (prompt: number[]) => Promise<{ ttft: number; tokens: number }>;
 
 /** Consumes one generation: its time to first token (ms, from the call) and its token count. */
-async function timed(start: () => AsyncIterable<{ type: string }>): Promise<{ ttft: number; tokens: number }> {
+async function timed(start: () => AsyncIterable<{ type: string; ids?: number[] }>): Promise<{ ttft: number; tokens: number }> {
   const t0 = performance.now();
   let ttft = NaN;
   let tokens = 0;
-  for await (const ev of start()) if (ev.type === 'token' && tokens++ === 0) ttft = performance.now() - t0;
+  for await (const ev of start()) {
+    const n = ev.type === 'token' ? 1 : ev.type === 'tokens' ? ev.ids!.length : 0;
+    if (n > 0 && tokens === 0) ttft = performance.now() - t0;
+    tokens += n;
+  }
   return { ttft, tokens };
 }
 
@@ -104,14 +108,16 @@ const row = (shape: string, path: string, concurrency: number, samples: Sample[]
   return { shape, path, concurrency, tps: tokens / secs, ttftP50: quantile(ttfts, 0.5), ttftP99: quantile(ttfts, 0.99), tokens };
 };
 
-const PATHS = ['in-process engine', 'sidecar gRPC stream'] as const;
+const GRPC = 'sidecar gRPC stream';
+const COALESCED = 'sidecar gRPC stream, coalesce_tokens';
+const PATHS = ['in-process engine', GRPC, COALESCED] as const;
 type PathName = (typeof PATHS)[number];
 /** One round: tokens/s of every path and concurrency, measured within seconds of each other. */
 type Round = Map<string, Sample>;
 const key = (path: PathName, c: number) => `${path} ${c}`;
 const tps = (s: Sample) => s.tokens / s.secs;
 
-/** Every concurrency on both paths, the path order alternating from one concurrency (and round) to the next. */
+/** Every concurrency on every path, the path order alternating from one concurrency (and round) to the next. */
 async function measureRound(round: number, paths: Record<PathName, OneRequest>): Promise<Round> {
   const out: Round = new Map();
   for (const [i, c] of CONCURRENCY.entries()) {
@@ -121,17 +127,15 @@ async function measureRound(round: number, paths: Record<PathName, OneRequest>):
   return out;
 }
 
-/** The ratios the targets name, one per round: gRPC / in-process at c=1, and c=16 / c=1 of each path. */
-interface Ratios {
-  grpcOverInProcess1: number;
-  grpcScale16: number;
-  inProcessScale16: number;
-}
+/** The ratios the targets name, one per round: each gRPC path / in-process at c=1, and c=16 / c=1 of each path. */
+type Ratios = Record<'grpcOverInProcess1' | 'coalescedOverInProcess1' | 'grpcScale16' | 'coalescedScale16' | 'inProcessScale16', number>;
 const ratiosOf = (r: Round): Ratios => {
   const t = (path: PathName, c: number) => tps(r.get(key(path, c))!);
   return {
-    grpcOverInProcess1: t('sidecar gRPC stream', 1) / t('in-process engine', 1),
-    grpcScale16: t('sidecar gRPC stream', 16) / t('sidecar gRPC stream', 1),
+    grpcOverInProcess1: t(GRPC, 1) / t('in-process engine', 1),
+    coalescedOverInProcess1: t(COALESCED, 1) / t('in-process engine', 1),
+    grpcScale16: t(GRPC, 16) / t(GRPC, 1),
+    coalescedScale16: t(COALESCED, 16) / t(COALESCED, 1),
     inProcessScale16: t('in-process engine', 16) / t('in-process engine', 1),
   };
 };
@@ -176,9 +180,9 @@ async function main() {
       const inProcess: OneRequest = (promptIds) => timed(() => engine.generate({ promptIds, maxTokens: shape.genTokens, temperature: 0 }));
       const { proc, address } = await startSidecar(dir);
       const client = createClient('inference', address);
-      const grpc: OneRequest = (promptIds) =>
-        timed(() => generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0 }, undefined, { client }));
-      const paths: Record<PathName, OneRequest> = { 'in-process engine': inProcess, 'sidecar gRPC stream': grpc };
+      const grpc = (coalesce: boolean): OneRequest => (promptIds) =>
+        timed(() => generateRemote(address, { prompt_ids: promptIds, max_tokens: shape.genTokens, temperature: 0, coalesce_tokens: coalesce }, undefined, { client }));
+      const paths: Record<PathName, OneRequest> = { 'in-process engine': inProcess, [GRPC]: grpc(false), [COALESCED]: grpc(true) };
       await measureRound(1, paths);
       const rounds: Round[] = [];
       for (let r = 0; r < ROUNDS; r++) rounds.push(await measureRound(r, paths));
@@ -198,9 +202,10 @@ async function main() {
   console.log('| model | path | concurrency | tokens/s (aggregate) | TTFT p50 ms | TTFT p99 ms | tokens |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.shape} | ${r.path} | ${r.concurrency} | ${r.tps.toFixed(0)} | ${r.ttftP50.toFixed(1)} | ${r.ttftP99.toFixed(1)} | ${r.tokens} |`);
-  console.log('\nPer-round ratios, median [lowest-highest] over the rounds. Targets: gRPC c=1 >= 90% of in-process c=1; gRPC c=16 >= 4x gRPC c=1.\n');
-  console.log('| model | gRPC / in-process, c=1 | gRPC c=16 / c=1 | in-process c=16 / c=1 |');
-  console.log('|---|---:|---:|---:|');
+  console.log('\nPer-round ratios, median [lowest-highest] over the rounds. Targets: gRPC c=1 >= 90% of in-process c=1; gRPC c=16 >= 4x gRPC c=1.');
+  console.log('"gRPC": one token per message (clients that do not ask for coalesce_tokens); "coalesced": with coalesce_tokens.\n');
+  console.log('| model | gRPC / in-process, c=1 | coalesced / in-process, c=1 | gRPC c=16 / c=1 | coalesced c=16 / c=1 | in-process c=16 / c=1 |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   const verdicts: string[] = [];
   for (const [shape, rs] of ratios) {
     const spread = (f: (r: Ratios) => number, fmt: (x: number) => string) => {
@@ -210,9 +215,15 @@ async function main() {
     const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
     const times = (x: number) => `${x.toFixed(1)}x`;
     const over = spread((r) => r.grpcOverInProcess1, pct);
+    const coalescedOver = spread((r) => r.coalescedOverInProcess1, pct);
     const scale = spread((r) => r.grpcScale16, times);
-    console.log(`| ${shape} | ${over.text} | ${scale.text} | ${spread((r) => r.inProcessScale16, times).text} |`);
-    verdicts.push(`- ${shape}: gRPC/in-process at c=1 ${over.median >= 0.9 ? 'meets' : 'misses'} 90%; gRPC c=16/c=1 ${scale.median >= 4 ? 'meets' : 'misses'} 4x`);
+    const coalescedScale = spread((r) => r.coalescedScale16, times);
+    console.log(`| ${shape} | ${over.text} | ${coalescedOver.text} | ${scale.text} | ${coalescedScale.text} | ${spread((r) => r.inProcessScale16, times).text} |`);
+    const meets = (x: { median: number }, target: number) => (x.median >= target ? 'meets' : 'misses');
+    verdicts.push(
+      `- ${shape}: gRPC/in-process at c=1 ${meets(over, 0.9)} 90% one token per message, ${meets(coalescedOver, 0.9)} it coalesced; ` +
+        `gRPC c=16/c=1 ${meets(scale, 4)} 4x one token per message, ${meets(coalescedScale, 4)} it coalesced`,
+    );
   }
   console.log(`\n${verdicts.join('\n')}\n\nCommand: npx nx run bench:sidecar`);
 }

@@ -9,6 +9,8 @@ export type RemoteGenerateRequest = WireGenerateRequest;
 
 export type RemoteGenerationEvent =
   | { type: 'token'; id: number; text: string; index: number }
+  /** With coalesce_tokens: consecutive tokens from `index` on, their text joined. */
+  | { type: 'tokens'; ids: number[]; text: string; index: number }
   | { type: 'done'; finishReason: FinishReason | undefined; promptTokens: number; completionTokens: number; timings: Record<string, number> };
 
 let cached: LoadedProtos | undefined;
@@ -36,10 +38,12 @@ export async function* generateRemote(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const m of call as AsyncIterable<Record<string, unknown>>) {
+      const ids = m['token_ids'] as number[] | undefined;
+      if (request.coalesce_tokens && ids && ids.length > 0) yield { type: 'tokens', ids, text: m['text'] as string, index: m['index'] as number };
       if (m['finish_reason'] && m['finish_reason'] !== 'FINISH_REASON_UNSPECIFIED') {
         const u = (m['usage'] ?? {}) as Record<string, number>;
         yield { type: 'done', finishReason: fromWireFinishReason(m['finish_reason'] as string), promptTokens: u['prompt_tokens'] ?? 0, completionTokens: u['completion_tokens'] ?? 0, timings: (m['timings'] ?? {}) as Record<string, number> };
-      } else yield { type: 'token', id: m['token_id'] as number, text: m['text'] as string, index: m['index'] as number };
+      } else if (!request.coalesce_tokens) yield { type: 'token', id: m['token_id'] as number, text: m['text'] as string, index: m['index'] as number };
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -82,8 +86,9 @@ export function remoteGenerationSource(address: string): { generate(req: Generat
       const t0 = performance.now();
       try {
         for await (const ev of generateRemote(address, wire, signal, { client })) {
+          // One token per message (no coalesce_tokens): the engine's events, one for one.
           if (ev.type === 'token') yield { ...ev, timeMs: performance.now() - t0 };
-          else {
+          else if (ev.type === 'done') {
             const t = ev.timings;
             yield {
               type: 'done',

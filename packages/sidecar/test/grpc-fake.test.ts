@@ -1,7 +1,8 @@
 /** Transport behaviour that needs a controllable engine: load gating, queue limits, deadlines, cancellation. */
 import { type ClientReadableStream, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { GenerationEvent } from '@slmops/engine';
+import { EngineError, type GenerationEvent } from '@slmops/engine';
+import { generateRemote } from '../src/client.js';
 import type { Engine } from '../src/inference/engine-port.js';
 import { createFakeEngine } from './fake-engine.js';
 import { type Harness, baseConfig, collect, generateCall, reflectionServices, startHarness, streamText, unary } from './helpers.js';
@@ -77,6 +78,52 @@ describe('gRPC over loopback with a fake engine', () => {
     // Five 20 ms steps apart in the engine, though four of them arrived within a millisecond of each other.
     expect(value('slmops_inter_token_latency_seconds_sum')).toBeGreaterThanOrEqual(5 * 0.015);
     expect(Number(/^slmops_inter_token_latency_seconds_bucket\{[^}]*le="0.01"[^}]*\} (\S+)$/m.exec(metrics)?.[1])).toBe(0);
+  });
+
+  it('with coalesce_tokens, tokens the engine delivers together share one message; without it, one token per message', async () => {
+    const fake = createFakeEngine({ stepMs: 2 });
+    // Delivers tokens in groups of three (as the engine's stream interval does), and fails after 7 tokens on request.
+    const grouped: Engine = {
+      ...fake,
+      async *generate(req, signal) {
+        const held: GenerationEvent[] = [];
+        for await (const ev of fake.generate(req, signal)) {
+          held.push(ev);
+          if (req.stop?.[0] === 'fail' && ev.type === 'token' && ev.index === 6) {
+            yield* held.splice(0);
+            throw new EngineError('INTERNAL', 'engine failed');
+          }
+          if (held.length === 3 || ev.type === 'done') yield* held.splice(0);
+        }
+      },
+    };
+    h = await startHarness(baseConfig(), { createEngine: async () => grouped });
+    await h.sidecar.ready;
+    const one = await collect(generateCall(h, { prompt: 'hello', max_tokens: 10, temperature: 0 }));
+    const coalesced = await collect(generateCall(h, { prompt: 'hello', max_tokens: 10, temperature: 0, coalesce_tokens: true }));
+    expect(one.error).toBeUndefined();
+    expect(coalesced.error).toBeUndefined();
+    expect(one.messages).toHaveLength(11);
+    const ids = one.messages.slice(0, 10).map((m) => m['token_id']);
+    // Groups [0-2] [3-5] [6-8] [9 + end]: the last token travels with the finish reason and usage.
+    expect(coalesced.messages.map((m) => m['token_ids'])).toEqual([ids.slice(0, 3), ids.slice(3, 6), ids.slice(6, 9), ids.slice(9)]);
+    expect(coalesced.messages.map((m) => m['index'])).toEqual([0, 3, 6, 9]);
+    expect(coalesced.messages.map((m) => m['token_id'])).toEqual([ids[0], ids[3], ids[6], ids[9]]);
+    expect(streamText(coalesced.messages)).toBe(streamText(one.messages));
+    expect(coalesced.messages.slice(0, 3).every((m) => m['finish_reason'] === 'FINISH_REASON_UNSPECIFIED')).toBe(true);
+    expect(coalesced.messages[3]).toMatchObject({ finish_reason: 'FINISH_REASON_LENGTH', usage: { prompt_tokens: 6, completion_tokens: 10, total_tokens: 16 } });
+    // A request without the option never sees token_ids.
+    expect(one.messages.every((m) => (m['token_ids'] as unknown[]).length === 0)).toBe(true);
+    // Tokens generated before a failure still reach the client, then the status.
+    const failed = await collect(generateCall(h, { prompt: 'hello', max_tokens: 10, stop: ['fail'], coalesce_tokens: true }));
+    expect(failed.error?.code).toBe(status.INTERNAL);
+    expect(failed.messages.flatMap((m) => m['token_ids'] as number[])).toEqual(ids.slice(0, 7));
+    // The client helper hands coalesced messages over as groups, with the same text.
+    const events = [];
+    for await (const ev of generateRemote(`127.0.0.1:${h.sidecar.grpcPort}`, { prompt: 'hello', max_tokens: 10, temperature: 0, coalesce_tokens: true })) events.push(ev);
+    expect(events.map((e) => e.type)).toEqual(['tokens', 'tokens', 'tokens', 'tokens', 'done']);
+    expect(events.flatMap((e) => (e.type === 'tokens' ? e.ids : []))).toEqual(ids);
+    expect(events.map((e) => (e.type === 'tokens' ? e.text : '')).join('')).toBe(streamText(one.messages));
   });
 
   it('streams the same tokens the engine generates, with finish reason and usage last', async () => {

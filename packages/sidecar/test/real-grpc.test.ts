@@ -49,6 +49,12 @@ describe('sidecar with stories260K', () => {
     expect(r.last['finish_reason']).toBe('FINISH_REASON_LENGTH');
     const tok = await unary(h.inference, 'Tokenize', { text: ref.prompt });
     expect(tok['token_ids']).toEqual(ref.promptTokens);
+    // The same continuation with several tokens per message.
+    const coalesced = await collect(generateCall(h, { prompt: ref.prompt, max_tokens: n, temperature: 0, coalesce_tokens: true }));
+    expect(coalesced.error).toBeUndefined();
+    expect(coalesced.messages.flatMap((m) => m['token_ids'] as number[])).toEqual(ref.continuation.slice(0, n));
+    expect(coalesced.messages.map((m) => m['text']).join('')).toBe(r.text);
+    expect(coalesced.messages.at(-1)).toMatchObject({ finish_reason: 'FINISH_REASON_LENGTH', usage: r.last['usage'] });
   });
 
   it('OIP ModelInfer with text_input and max_tokens 50 returns the same text, typed and raw', async () => {

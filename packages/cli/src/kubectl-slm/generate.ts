@@ -44,6 +44,8 @@ export const generateCommand: Subcommand = {
       ...opt('top_p', numberFlag('top-p', values['top-p'] as string | undefined)),
       ...opt('seed', numberFlag('seed', values['seed'] as string | undefined, { int: true, min: 0 })),
       ...((values['stop'] as string[] | undefined) ? { stop: values['stop'] as string[] } : {}),
+      // Text for a terminal: several tokens per message cost the pod's sidecar less.
+      coalesce_tokens: true,
     };
     const name = positionals[0]!;
     const client = await session.client();
@@ -67,8 +69,8 @@ export const generateCommand: Subcommand = {
     let text = '';
     let tokens = 0;
     for await (const ev of generateRemote(address, request)) {
-      if (ev.type === 'token') {
-        tokens++;
+      if (ev.type === 'token' || ev.type === 'tokens') {
+        tokens += ev.type === 'tokens' ? ev.ids.length : 1;
         if (values['json']) text += ev.text;
         else session.ctx.stdout.write(ev.text);
       } else if (values['json']) {

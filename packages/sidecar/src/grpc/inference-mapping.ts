@@ -13,6 +13,8 @@ export interface WireGenerateRequest {
   seed?: number;
   repetition_penalty?: number;
   stop?: string[];
+  /** Transport option, not the engine's: several tokens per GenerateResponse. */
+  coalesce_tokens?: boolean;
 }
 
 /** Maps the wire request to the engine's; proto3 cannot tell an empty prompt from none, so '' counts as none when prompt_ids are given. */
@@ -39,9 +41,24 @@ const FINISH: Record<FinishReason, string> = {
   cancelled: 'FINISH_REASON_CANCELLED',
 };
 
+type TokenEvent = Extract<GenerationEvent, { type: 'token' }>;
+type DoneEvent = Extract<GenerationEvent, { type: 'done' }>;
+
 /** One stream message per engine event; the last one carries finish reason, usage and timings. */
 export function toWireGenerateResponse(ev: GenerationEvent): Record<string, unknown> {
   if (ev.type === 'token') return { text: ev.text, token_id: ev.id, index: ev.index };
+  return toWireDone(ev);
+}
+
+/** One coalesced message (coalesce_tokens): consecutive tokens, their text joined, and the end if given. */
+export function toWireCoalescedResponse(tokens: readonly TokenEvent[], done?: DoneEvent): Record<string, unknown> {
+  const first = tokens[0];
+  const msg: Record<string, unknown> = done ? toWireDone(done) : {};
+  if (first) Object.assign(msg, { text: tokens.map((t) => t.text).join(''), token_id: first.id, index: first.index, token_ids: tokens.map((t) => t.id) });
+  return msg;
+}
+
+function toWireDone(ev: DoneEvent): Record<string, unknown> {
   const t = ev.timings;
   return {
     finish_reason: FINISH[ev.finishReason],

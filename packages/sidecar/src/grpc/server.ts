@@ -4,7 +4,8 @@ import { InferenceError } from '../inference/errors.js';
 import type { InferenceService } from '../inference/service.js';
 import type { Logger } from '../log.js';
 import { HealthService } from './health.js';
-import { type WireGenerateRequest, fromWireGenerate, toWireGenerateResponse, toWireModelInfo } from './inference-mapping.js';
+import type { GenerationEvent } from '../inference/engine-port.js';
+import { type WireGenerateRequest, fromWireGenerate, toWireCoalescedResponse, toWireGenerateResponse, toWireModelInfo } from './inference-mapping.js';
 import { type InferResult, type WireInferRequest, buildInferResponse, modelMetadata, parseInferRequest } from './oip-mapping.js';
 import { type LoadedProtos, SERVICE_NAMES, loadProtos } from './protos.js';
 import { toGrpcStatus } from './status.js';
@@ -47,6 +48,38 @@ function callSignal(call: AnyCall): { signal: AbortSignal; dispose(): void } {
   };
 }
 
+/**
+ * coalesce_tokens: the tokens that reach the handler in one event-loop turn (the engine relays several at once)
+ * go out as one message, written when the turn's microtasks are done; the end goes at once, with what is pending.
+ */
+function coalescingWriter(write: (msg: unknown) => void): { add(ev: GenerationEvent): void; flush(): void } {
+  let pending: Extract<GenerationEvent, { type: 'token' }>[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const tokens = pending;
+    pending = [];
+    write(toWireCoalescedResponse(tokens));
+  };
+  return {
+    add(ev) {
+      if (ev.type === 'done') {
+        const tokens = pending;
+        pending = [];
+        write(toWireCoalescedResponse(tokens, ev));
+        return;
+      }
+      pending.push(ev);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
 /** Wraps an async unary handler: exactly one callback, errors through toGrpcStatus. */
 function unary<Req>(fn: (req: Req, signal: AbortSignal) => Promise<unknown> | unknown): grpc.handleUnaryCall<Req, unknown> {
   return (call, callback) => {
@@ -75,14 +108,20 @@ export function createGrpcServer(deps: GrpcServerDeps): SidecarGrpcServer {
 
   const generate: grpc.handleServerStreamingCall<WireGenerateRequest, unknown> = (call) => {
     const { signal, dispose } = callSignal(call as AnyCall);
+    const write = (msg: unknown) => {
+      if (!call.cancelled) call.write(msg);
+    };
+    const out = call.request?.coalesce_tokens === true ? coalescingWriter(write) : { add: (ev: GenerationEvent) => write(toWireGenerateResponse(ev)), flush() {} };
     void (async () => {
       try {
         for await (const ev of service.generate(fromWireGenerate(call.request), signal)) {
           if (call.cancelled) break;
-          call.write(toWireGenerateResponse(ev));
+          out.add(ev);
         }
         if (!call.cancelled) call.end();
       } catch (e) {
+        // Tokens generated before the failure reach the client before its status, as they do one per message.
+        out.flush();
         if (!call.cancelled) call.emit('error', toGrpcStatus(e));
       } finally {
         dispose();
