@@ -2,10 +2,11 @@
  * bench:sidecar — end-to-end tokens/s and time to first token of the sidecar over gRPC streaming (server in a
  * child process, client here; one token per message, and with coalesce_tokens) beside the in-process engine on
  * the same package, at concurrency 1, 4, 16, 32, for stories260K and a random-weight model of the 15M shape.
- * Measured in rounds: each round measures every concurrency on every path, one right after the other, so the ratios the targets name are taken per round from
- * measurements seconds apart, and reported as the median over rounds. Not a test: prints Markdown tables.
+ * Measured in rounds: each round measures every concurrency on every path, concurrency 1 one request of each
+ * path in turn and the others one path right after another, so the ratios the targets name are taken per round
+ * from measurements seconds apart, and reported as the median over rounds. Not a test: prints Markdown tables.
  *
- *   npx nx run bench:sidecar   (BENCH_SHAPES=260k,15m  BENCH_ROUNDS=6  BENCH_REQUESTS=12 per measurement  BENCH_THREADS=n
+ *   npx nx run bench:sidecar   (BENCH_SHAPES=260k,15m  BENCH_ROUNDS=10  BENCH_REQUESTS=12 per measurement  BENCH_THREADS=n
  *                               BENCH_STREAM_INTERVAL=5ms: the sidecar's --stream-interval)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -39,7 +40,7 @@ const CONCURRENCY = [1, 4, 16, 32];
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 12);
 const requestsPerClient = (concurrency: number) => Math.max(2, Math.ceil(REQUESTS / concurrency));
 /** Measured rounds, after one round that only warms up both paths (JIT, connections, buffer pools). */
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10);
 const wanted = (process.env['BENCH_SHAPES'] ?? '260k,15m').split(',');
 /** ONNX Runtime intra-op threads for both paths (default: ORT's own choice); the same on both sides. */
 const THREADS = process.env['BENCH_THREADS'] ? Number(process.env['BENCH_THREADS']) : undefined;
@@ -62,11 +63,11 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
 
-/** One request: resolves with its TTFT (ms) and generated token count. */
-type OneRequest = (prompt: number[]) => Promise<{ ttft: number; tokens: number }>;
+/** One request: resolves with its TTFT (ms), generated token count and duration (s). */
+type OneRequest = (prompt: number[]) => Promise<{ ttft: number; tokens: number; secs: number }>;
 
-/** Consumes one generation: its time to first token (ms, from the call) and its token count. */
-async function timed(start: () => AsyncIterable<{ type: string; ids?: number[] }>): Promise<{ ttft: number; tokens: number }> {
+/** Consumes one generation: its time to first token (ms, from the call), its token count and duration. */
+async function timed(start: () => AsyncIterable<{ type: string; ids?: number[] }>): Promise<{ ttft: number; tokens: number; secs: number }> {
   const t0 = performance.now();
   let ttft = NaN;
   let tokens = 0;
@@ -75,7 +76,7 @@ async function timed(start: () => AsyncIterable<{ type: string; ids?: number[] }
     if (n > 0 && tokens === 0) ttft = performance.now() - t0;
     tokens += n;
   }
-  return { ttft, tokens };
+  return { ttft, tokens, secs: (performance.now() - t0) / 1000 };
 }
 
 interface Sample {
@@ -84,6 +85,9 @@ interface Sample {
   secs: number;
 }
 
+/** Different prompts per client, so sequences really differ inside a batch. */
+const promptFor = (client: number, request: number) => [...PROMPT_IDS.slice(0, 8), 300 + ((client * 7 + request) % 200)];
+
 async function measureOnce(concurrency: number, one: OneRequest): Promise<Sample> {
   const ttfts: number[] = [];
   let tokens = 0;
@@ -91,8 +95,7 @@ async function measureOnce(concurrency: number, one: OneRequest): Promise<Sample
   await Promise.all(
     Array.from({ length: concurrency }, async (_, c) => {
       for (let r = 0; r < requestsPerClient(concurrency); r++) {
-        // Different prompts per client, so sequences really differ inside a batch.
-        const res = await one([...PROMPT_IDS.slice(0, 8), 300 + ((c * 7 + r) % 200)]);
+        const res = await one(promptFor(c, r));
         ttfts.push(res.ttft);
         tokens += res.tokens;
       }
@@ -117,10 +120,32 @@ type Round = Map<string, Sample>;
 const key = (path: PathName, c: number) => `${path} ${c}`;
 const tps = (s: Sample) => s.tokens / s.secs;
 
-/** Every concurrency on every path, the path order alternating from one concurrency (and round) to the next. */
+/**
+ * Concurrency 1 on every path, one request of each path in turn (the order alternating), so the machine's drift
+ * falls on all paths alike; a path's time is the sum of its requests' durations.
+ */
+async function measureInterleaved(round: number, paths: Record<PathName, OneRequest>, out: Round): Promise<void> {
+  const samples = new Map(PATHS.map((p): [PathName, Sample] => [p, { ttfts: [], tokens: 0, secs: 0 }]));
+  for (let r = 0; r < requestsPerClient(1); r++) {
+    for (const path of (round + r) % 2 === 0 ? PATHS : [...PATHS].reverse()) {
+      const res = await paths[path](promptFor(0, r));
+      const s = samples.get(path)!;
+      s.ttfts.push(res.ttft);
+      s.tokens += res.tokens;
+      s.secs += res.secs;
+    }
+  }
+  for (const [path, s] of samples) out.set(key(path, 1), s);
+}
+
+/** Every concurrency on every path: concurrency 1 interleaved, the others one path after another, alternating. */
 async function measureRound(round: number, paths: Record<PathName, OneRequest>): Promise<Round> {
   const out: Round = new Map();
   for (const [i, c] of CONCURRENCY.entries()) {
+    if (c === 1) {
+      await measureInterleaved(round, paths, out);
+      continue;
+    }
     const order = (round + i) % 2 === 0 ? PATHS : [...PATHS].reverse();
     for (const path of order) out.set(key(path, c), await measureOnce(c, paths[path]));
   }
