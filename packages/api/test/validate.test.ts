@@ -30,6 +30,8 @@ describe('defaults', () => {
     expect(d.spec.model.precisions).toEqual(['int8', 'fp16', 'fp32']);
     expect(d.spec.serving).toMatchObject({ port: 50051, metricsPort: 9464, maxBatchSize: 8, maxQueue: 64, maxTokens: 256 });
     expect(d.spec.serving.generationDefaults).toEqual({ temperature: 0.8, topP: 0.95, topK: 0, repetitionPenalty: 1 });
+    // No default: an operator upgrade must not change every existing pod template (and roll them all).
+    expect(d.spec.serving.streamInterval).toBeUndefined();
     expect(d.spec.rollout.waves.map((w) => w.percent)).toEqual([10, 50, 100]);
     expect(d.spec.rollout.analysis).toMatchObject({ interval: '1m', maxErrorRate: 0.05, minSamples: 20 });
     expect(d.spec.rollout.offline).toEqual({ treatAs: 'Pending', maxOfflinePercent: 20 });
@@ -38,7 +40,13 @@ describe('defaults', () => {
   });
 
   it('keeps what the user set', () => {
-    const d = parseSLMDeployment(aSLMDeployment((m) => (m.spec.rollout = { waves: [{ percent: 100 }], paused: true })));
+    const d = parseSLMDeployment(
+      aSLMDeployment((m) => {
+        m.spec.rollout = { waves: [{ percent: 100 }], paused: true };
+        m.spec.serving = { streamInterval: '20ms' };
+      }),
+    );
+    expect(d.spec.serving.streamInterval).toBe('20ms');
     expect(d.spec.rollout.waves).toEqual([{ percent: 100 }]);
     expect(d.spec.rollout.paused).toBe(true);
     expect(d.spec.rollout.strategy).toBe('Waves');
@@ -100,6 +108,7 @@ const broken: Case[] = [
   }, 'spec.autoscaling.maxReplicas', /Required value/],
   ['maxTokens over contextLength', (m) => (m.spec.serving = { maxTokens: 1024, contextLength: 512 }), 'spec.serving.maxTokens', /must not exceed contextLength/],
   ['port out of range', (m) => (m.spec.serving = { port: 70000 }), 'spec.serving.port', /less than or equal to 65535/],
+  ['streamInterval in minutes', (m) => (m.spec.serving = { streamInterval: '1m' }), 'spec.serving.streamInterval', /should match/],
   ['port equals metricsPort', (m) => (m.spec.serving = { port: 9000, metricsPort: 9000 }), 'spec.serving.metricsPort', /must differ/],
   ['bad quantity', (m) => (m.spec.serving = { resources: { limits: { cpu: 'two' } } }), 'spec.serving.resources.limits["cpu"]', /should match/],
   ['quantity of wrong type', (m) => (m.spec.serving = { resources: { limits: { cpu: true } } }), 'spec.serving.resources.limits["cpu"]', /integer or string, got boolean/],

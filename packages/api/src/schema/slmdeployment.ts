@@ -121,6 +121,14 @@ const serving = z
     maxQueue: z.int().min(0).max(100_000).default(64),
     maxTokens: z.int().min(1).max(1_048_576).default(256),
     contextLength: z.int().min(1).max(1_048_576).optional().describe('Defaults to the model package.'),
+    streamInterval: z
+      .string()
+      .max(8)
+      .regex(/^([0-9]{1,4}ms|[0-9]s)$/)
+      .optional()
+      .describe(
+        "How long the sidecar may hold a request's later tokens so that they travel together (its --stream-interval, such as 5ms or 0ms for every decode step); unset: the sidecar's default, 5ms.",
+      ),
     generationDefaults: generationDefaults.prefault({}),
     resources: resourceRequirements().optional(),
   })

@@ -139,6 +139,7 @@ export function sidecarArgs(rev: RevisionSpec, plan: ClassPlan): string[] {
     '--default-max-tokens', String(s.maxTokens),
     '--grace-period', `${SIDECAR_GRACE_S}s`,
   );
+  if (s.streamInterval !== undefined) args.push('--stream-interval', s.streamInterval);
   return args;
 }
 

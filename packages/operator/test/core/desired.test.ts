@@ -119,6 +119,12 @@ describe('desired state options', () => {
     expect(p.status.placements).toEqual([{ plugin: 'nvidia', executionProvider: 'cuda', precision: 'fp16', nodes: 2 }]);
   });
 
+  it('passes serving.streamInterval to the sidecar only when set', () => {
+    const flags = (spec: Record<string, unknown>) => byKind(plan(slmd(spec), threeClassFleet(1)).apply, 'DaemonSet').map((d) => container(d).args as string[]);
+    expect(flags({}).every((a) => !a.includes('--stream-interval'))).toBe(true);
+    for (const a of flags({ serving: { streamInterval: '20ms' } })) expect(a[a.indexOf('--stream-interval') + 1]).toBe('20ms');
+  });
+
   it('has no HPA without autoscaling', () => {
     expect(byKind(plan(slmd({ placement: { mode: 'Replicated', replicas: 3 } }), threeClassFleet(1)).apply, 'HorizontalPodAutoscaler')).toEqual([]);
   });
