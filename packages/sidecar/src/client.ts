@@ -1,17 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { EngineError, type EngineErrorCode } from '@slmops/engine';
-import type { FinishReason, GenerateRequest, GenerationEvent } from './inference/engine-port.js';
-import { type WireGenerateRequest, fromWireFinishReason } from './grpc/inference-mapping.js';
+import type { GenerateRequest, GenerationEvent } from './inference/engine-port.js';
+import { type RemoteGenerationEvent, type WireGenerateRequest, fromWireGenerateResponse } from './grpc/inference-mapping.js';
 import { type LoadedProtos, loadProtos } from './grpc/protos.js';
 
 /** A Generate request in the wire's snake_case (what `slmops generate --server` sends). */
 export type RemoteGenerateRequest = WireGenerateRequest;
 
-export type RemoteGenerationEvent =
-  | { type: 'token'; id: number; text: string; index: number }
-  /** With coalesce_tokens: consecutive tokens from `index` on, their text joined. */
-  | { type: 'tokens'; ids: number[]; text: string; index: number }
-  | { type: 'done'; finishReason: FinishReason | undefined; promptTokens: number; completionTokens: number; timings: Record<string, number> };
+export type { RemoteGenerationEvent };
 
 let cached: LoadedProtos | undefined;
 const protos = () => (cached ??= loadProtos());
@@ -37,14 +33,7 @@ export async function* generateRemote(
   const onAbort = () => call.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const m of call as AsyncIterable<Record<string, unknown>>) {
-      const ids = m['token_ids'] as number[] | undefined;
-      if (request.coalesce_tokens && ids && ids.length > 0) yield { type: 'tokens', ids, text: m['text'] as string, index: m['index'] as number };
-      if (m['finish_reason'] && m['finish_reason'] !== 'FINISH_REASON_UNSPECIFIED') {
-        const u = (m['usage'] ?? {}) as Record<string, number>;
-        yield { type: 'done', finishReason: fromWireFinishReason(m['finish_reason'] as string), promptTokens: u['prompt_tokens'] ?? 0, completionTokens: u['completion_tokens'] ?? 0, timings: (m['timings'] ?? {}) as Record<string, number> };
-      } else if (!request.coalesce_tokens) yield { type: 'token', id: m['token_id'] as number, text: m['text'] as string, index: m['index'] as number };
-    }
+    for await (const m of call as AsyncIterable<Record<string, unknown>>) yield* fromWireGenerateResponse(m);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     call.cancel();

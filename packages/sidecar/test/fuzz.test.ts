@@ -57,6 +57,7 @@ function randomGenerate(r: ReturnType<typeof rng>): Record<string, unknown> {
   if (r.next() < 0.3) req['top_k'] = r.pick([0, 1, 5, 4294967295]);
   if (r.next() < 0.3) req['seed'] = r.pick([0, 1, 42, 2 ** 60]);
   if (r.next() < 0.3) req['stop'] = Array.from({ length: r.int(20) }, () => r.pick(['', '.', 'x'.repeat(300), 'the']));
+  if (r.next() < 0.5) req['coalesce_tokens'] = true;
   return req;
 }
 

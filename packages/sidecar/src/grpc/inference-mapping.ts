@@ -67,6 +67,32 @@ function toWireDone(ev: DoneEvent): Record<string, unknown> {
   };
 }
 
+/** A Generate stream message as the client hands it on. */
+export type RemoteGenerationEvent =
+  | { type: 'token'; id: number; text: string; index: number }
+  /** With coalesce_tokens: consecutive tokens from `index` on, their text joined. */
+  | { type: 'tokens'; ids: number[]; text: string; index: number }
+  | { type: 'done'; finishReason: FinishReason | undefined; promptTokens: number; completionTokens: number; timings: Record<string, number> };
+
+/**
+ * The events one GenerateResponse carries: its tokens (a group when token_ids is set, else one token unless it is
+ * the end), then the end. Read from the message alone, so a server that ignores coalesce_tokens (older than it)
+ * still streams one token per message.
+ */
+export function fromWireGenerateResponse(m: Record<string, unknown>): RemoteGenerationEvent[] {
+  const out: RemoteGenerationEvent[] = [];
+  const ids = (m['token_ids'] as number[] | undefined) ?? [];
+  const finish = m['finish_reason'] as string | undefined;
+  const done = finish !== undefined && finish !== '' && finish !== 'FINISH_REASON_UNSPECIFIED';
+  if (ids.length > 0) out.push({ type: 'tokens', ids, text: m['text'] as string, index: m['index'] as number });
+  else if (!done) out.push({ type: 'token', id: m['token_id'] as number, text: m['text'] as string, index: m['index'] as number });
+  if (done) {
+    const u = (m['usage'] ?? {}) as Record<string, number>;
+    out.push({ type: 'done', finishReason: fromWireFinishReason(finish), promptTokens: u['prompt_tokens'] ?? 0, completionTokens: u['completion_tokens'] ?? 0, timings: (m['timings'] ?? {}) as Record<string, number> });
+  }
+  return out;
+}
+
 /** Wire name of a finish reason back to the domain's (used by the client). */
 export function fromWireFinishReason(s: string): FinishReason | undefined {
   return (Object.entries(FINISH) as [FinishReason, string][]).find(([, v]) => v === s)?.[0];
