@@ -41,7 +41,7 @@ const FINISH: Record<FinishReason, string> = {
   cancelled: 'FINISH_REASON_CANCELLED',
 };
 
-type TokenEvent = Extract<GenerationEvent, { type: 'token' }>;
+export type TokenEvent = Extract<GenerationEvent, { type: 'token' }>;
 type DoneEvent = Extract<GenerationEvent, { type: 'done' }>;
 
 /** One stream message per engine event; the last one carries finish reason, usage and timings. */

@@ -5,7 +5,7 @@ import type { InferenceService } from '../inference/service.js';
 import type { Logger } from '../log.js';
 import { HealthService } from './health.js';
 import type { GenerationEvent } from '../inference/engine-port.js';
-import { type WireGenerateRequest, fromWireGenerate, toWireCoalescedResponse, toWireGenerateResponse, toWireModelInfo } from './inference-mapping.js';
+import { type TokenEvent, type WireGenerateRequest, fromWireGenerate, toWireCoalescedResponse, toWireGenerateResponse, toWireModelInfo } from './inference-mapping.js';
 import { type InferResult, type WireInferRequest, buildInferResponse, modelMetadata, parseInferRequest } from './oip-mapping.js';
 import { type LoadedProtos, SERVICE_NAMES, loadProtos } from './protos.js';
 import { toGrpcStatus } from './status.js';
@@ -53,7 +53,7 @@ function callSignal(call: AnyCall): { signal: AbortSignal; dispose(): void } {
  * go out as one message, written when the turn's microtasks are done; the end goes at once, with what is pending.
  */
 function coalescingWriter(write: (msg: unknown) => void): { add(ev: GenerationEvent): void; flush(): void } {
-  let pending: Extract<GenerationEvent, { type: 'token' }>[] = [];
+  let pending: TokenEvent[] = [];
   let scheduled = false;
   const flush = () => {
     scheduled = false;
