@@ -195,3 +195,22 @@ export function createFakeEngine(opts: FakeEngineOptions = {}): Engine & { steps
 
   return engine;
 }
+
+/**
+ * `engine` with its events handed on in groups, as a threaded engine's stream interval does: `decide` sees each
+ * event after it joins the held ones and says whether to hold them, release them, or release them and then fail.
+ */
+export function regrouped(engine: Engine, decide: (ev: GenerationEvent, held: number, req: GenerateRequest) => 'hold' | 'release' | 'fail'): Engine {
+  return {
+    ...engine,
+    async *generate(req, signal) {
+      const held: GenerationEvent[] = [];
+      for await (const ev of engine.generate(req, signal)) {
+        held.push(ev);
+        const verdict = decide(ev, held.length, req);
+        if (verdict !== 'hold') yield* held.splice(0);
+        if (verdict === 'fail') throw new EngineError('INTERNAL', 'engine failed');
+      }
+    },
+  };
+}

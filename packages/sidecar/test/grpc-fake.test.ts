@@ -1,10 +1,8 @@
 /** Transport behaviour that needs a controllable engine: load gating, queue limits, deadlines, cancellation. */
 import { type ClientReadableStream, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EngineError, type GenerationEvent } from '@slmops/engine';
 import { generateRemote } from '../src/client.js';
-import type { Engine } from '../src/inference/engine-port.js';
-import { createFakeEngine } from './fake-engine.js';
+import { createFakeEngine, regrouped } from './fake-engine.js';
 import { type Harness, baseConfig, collect, generateCall, reflectionServices, startHarness, streamText, unary } from './helpers.js';
 
 let h: Harness | undefined;
@@ -57,16 +55,7 @@ describe('gRPC over loopback with a fake engine', () => {
   it('measures inter-token latency between token selections in the engine, not between their arrivals', async () => {
     const fake = createFakeEngine({ stepMs: 20 });
     // Delivers every token after the first in one burst with the end, as a stream interval longer than the request.
-    const bursty: Engine = {
-      ...fake,
-      async *generate(req, signal) {
-        const held: GenerationEvent[] = [];
-        for await (const ev of fake.generate(req, signal)) {
-          if (ev.type === 'token' && ev.index > 0) held.push(ev);
-          else yield* [...held.splice(0), ev];
-        }
-      },
-    };
+    const bursty = regrouped(fake, (ev) => (ev.type === 'token' && ev.index > 0 ? 'hold' : 'release'));
     h = await startHarness(baseConfig(), { createEngine: async () => bursty });
     await h.sidecar.ready;
     const { messages, error } = await collect(generateCall(h, { prompt: 'hello', max_tokens: 6, temperature: 0 }));
@@ -83,20 +72,9 @@ describe('gRPC over loopback with a fake engine', () => {
   it('with coalesce_tokens, tokens the engine delivers together share one message; without it, one token per message', async () => {
     const fake = createFakeEngine({ stepMs: 2 });
     // Delivers tokens in groups of three (as the engine's stream interval does), and fails after 7 tokens on request.
-    const grouped: Engine = {
-      ...fake,
-      async *generate(req, signal) {
-        const held: GenerationEvent[] = [];
-        for await (const ev of fake.generate(req, signal)) {
-          held.push(ev);
-          if (req.stop?.[0] === 'fail' && ev.type === 'token' && ev.index === 6) {
-            yield* held.splice(0);
-            throw new EngineError('INTERNAL', 'engine failed');
-          }
-          if (held.length === 3 || ev.type === 'done') yield* held.splice(0);
-        }
-      },
-    };
+    const grouped = regrouped(fake, (ev, held, req) =>
+      req.stop?.[0] === 'fail' && ev.type === 'token' && ev.index === 6 ? 'fail' : held === 3 || ev.type === 'done' ? 'release' : 'hold',
+    );
     h = await startHarness(baseConfig(), { createEngine: async () => grouped });
     await h.sidecar.ready;
     const one = await collect(generateCall(h, { prompt: 'hello', max_tokens: 10, temperature: 0 }));
