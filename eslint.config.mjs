@@ -52,5 +52,5 @@ export default [
   },
   { files: testFiles, rules: boundaries(testConstraints) },
   // Build configuration shares the workspace's Vitest settings; it is not part of any package's code.
-  { files: ['**/vitest.config.ts'], rules: { '@nx/enforce-module-boundaries': 'off' } },
+  { files: ['**/vitest.config.ts', '**/vitest.*.config.ts'], rules: { '@nx/enforce-module-boundaries': 'off' } },
 ];

@@ -9,7 +9,11 @@ import { defineConfig, type ViteUserConfig } from 'vitest/config';
 const workspaceRoot = import.meta.dirname;
 const sourceConditions = ['@slmops/source', 'node', 'import', 'module', 'default'];
 
-export function packageTestConfig(projectDir: string, overrides: { testTimeout?: number; include?: string[] } = {}): ViteUserConfig {
+/** `report` names the JSON report (default: the package name); a suite run by its own target needs its own. */
+export function packageTestConfig(
+  projectDir: string,
+  overrides: { testTimeout?: number; include?: string[]; exclude?: string[]; report?: string } = {},
+): ViteUserConfig {
   const name = (JSON.parse(readFileSync(resolve(projectDir, 'package.json'), 'utf8')) as { name: string }).name;
   return defineConfig({
     root: projectDir,
@@ -19,10 +23,11 @@ export function packageTestConfig(projectDir: string, overrides: { testTimeout?:
       name,
       environment: 'node',
       include: overrides.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      ...(overrides.exclude ? { exclude: overrides.exclude } : {}),
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 60_000,
       reporters: ['default', 'json'],
-      outputFile: { json: resolve(workspaceRoot, 'tmp/test-results', `${name}.json`) },
+      outputFile: { json: resolve(workspaceRoot, 'tmp/test-results', `${overrides.report ?? name}.json`) },
     },
   }) as ViteUserConfig;
 }

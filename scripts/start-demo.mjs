@@ -33,10 +33,26 @@ const server = spawn(process.execPath, [slmops, 'serve', '--model', modelDir, '-
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 server.stderr.pipe(createWriteStream(logPath, { flags: 'a' }));
+// The last few KB of its log, to say why it stopped when it stops before serving (a busy port, most often).
+let recent = '';
+server.stderr.on('data', (d) => (recent = (recent + d.toString()).slice(-8192)));
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill('SIGTERM'));
-server.on('exit', (code) => process.exit(code ?? 1));
+let serving = false;
+server.on('exit', (code) => {
+  if (!serving) {
+    const busy = /EADDRINUSE\D*?(\S+:\d+)/.exec(recent);
+    console.error(
+      busy
+        ? `slmops serve could not start: ${busy[1]} is already in use (gRPC ${grpcPort}, metrics ${metricsPort}). ` +
+            'Stop what uses it, or set SLMOPS_GRPC_PORT / SLMOPS_METRICS_PORT (0 picks free ports).'
+        : `slmops serve exited with code ${code} before serving; its last log lines (all in ${logPath}):\n${recent.trim().split('\n').slice(-10).join('\n')}`,
+    );
+  }
+  process.exit(code ?? 1);
+});
 
 const announced = await new Promise((resolve) => createInterface({ input: server.stdout }).once('line', resolve));
+serving = true;
 const address = /gRPC (\S+),/.exec(announced)?.[1];
 const metrics = /metrics (\S+)/.exec(announced)?.[1];
 if (!address) {

@@ -24,6 +24,11 @@ const projects = JSON.parse(listed.stdout);
 
 const run = nx(['run-many', '-t', 'test', '--skip-nx-cache', '--outputStyle=stream', ...extraArgs], { stdio: 'inherit' });
 
+// Suites that rebuild or regenerate what the others read run alone, after them (unless a filter names projects).
+const filtered = extraArgs.some((a) => a.startsWith('--projects') || a === '-p');
+const sequential = filtered ? [] : [{ project: '@slmops/cli', target: 'test-readme', report: '@slmops/cli-readme' }];
+const sequentialRuns = sequential.map((s) => ({ ...s, status: nx(['run', `${s.project}:${s.target}`, '--skip-nx-cache', '--outputStyle=stream'], { stdio: 'inherit' }).status }));
+
 const reports = [];
 const collect = (dir) => {
   if (!existsSync(dir)) return;
@@ -48,8 +53,7 @@ for (const path of reports) {
   // A test file that failed to load has no test results but does fail the run.
   failed += report.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
 }
-const filtered = extraArgs.some((a) => a.startsWith('--projects') || a === '-p');
-for (const project of filtered ? [] : projects) {
+for (const project of [...(filtered ? [] : projects), ...sequential.map((s) => s.report)]) {
   if (!reported.has(project)) {
     console.error(`no test report from ${project}: its test run crashed or did not start`);
     failed += 1;
@@ -59,5 +63,11 @@ if (run.status !== 0 && failed === 0) {
   console.error(`nx run-many exited with ${run.status}`);
   failed += 1;
 }
+for (const s of sequentialRuns) {
+  if (s.status !== 0 && failed === 0) {
+    console.error(`nx run ${s.project}:${s.target} exited with ${s.status}`);
+    failed += 1;
+  }
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(failed > 0 || run.status !== 0 ? 1 : 0);
+process.exit(failed > 0 || run.status !== 0 || sequentialRuns.some((s) => s.status !== 0) ? 1 : 0);

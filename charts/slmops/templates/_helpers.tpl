@@ -17,8 +17,21 @@
 {{- end -}}
 {{- end -}}
 
-{{- define "slmops.operatorName" -}}{{ include "slmops.fullname" . | trunc 54 | trimSuffix "-" }}-operator{{- end -}}
-{{- define "slmops.exporterName" -}}{{ include "slmops.fullname" . | trunc 54 | trimSuffix "-" }}-exporter{{- end -}}
+{{/*
+"<fullname><suffix>" as a DNS label: the full name is shortened (never the suffix) so that the whole fits 63
+characters. Every object name the chart renders comes from here. values.schema.json bounds fullnameOverride and
+nameOverride so that an override is never shortened; only a long release name can be. Call with
+(dict "ctx" $ "suffix" "-operator-metrics").
+*/}}
+{{- define "slmops.nameWithSuffix" -}}
+{{- $base := include "slmops.fullname" .ctx | trunc (int (sub 63 (len .suffix))) | trimSuffix "-" -}}
+{{- printf "%s%s" $base .suffix -}}
+{{- end -}}
+
+{{- define "slmops.operatorName" -}}{{ include "slmops.nameWithSuffix" (dict "ctx" . "suffix" "-operator") }}{{- end -}}
+{{- define "slmops.exporterName" -}}{{ include "slmops.nameWithSuffix" (dict "ctx" . "suffix" "-exporter") }}{{- end -}}
+{{- define "slmops.operatorMetricsName" -}}{{ include "slmops.nameWithSuffix" (dict "ctx" . "suffix" "-operator-metrics") }}{{- end -}}
+{{- define "slmops.leaderElectionName" -}}{{ include "slmops.nameWithSuffix" (dict "ctx" . "suffix" "-operator-leader-election") }}{{- end -}}
 
 {{- define "slmops.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}

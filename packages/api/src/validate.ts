@@ -1,13 +1,19 @@
-/** Offline validation of SLMDeployment manifests with the same semantics the API server applies to the CRD. */
-import { slmDeploymentOpenAPISchema } from './crd.js';
+/**
+ * Offline validation of SLMDeployment manifests with the same semantics the API server applies to the CRD. Also
+ * the `@slmops/api/validate` entry point: it reads the precomputed CRD schema, so it loads neither zod nor the
+ * schema builder (a test keeps that module equal to slmDeploymentOpenAPISchema()).
+ */
 import { API_VERSION, KIND } from './meta/keys.js';
 import { validateCelRules } from './openapi/cel.js';
+import { SLMDEPLOYMENT_OPENAPI_SCHEMA } from './openapi/slmdeployment-schema.generated.js';
 import { applyDefaults, isObject, pruneUnknownFields, showValue, validateValue } from './openapi/structural.js';
 import type { FieldError, JSONSchemaProps } from './openapi/types.js';
 import type { SLMDeployment } from './schema/slmdeployment.js';
 
-let schema: JSONSchemaProps | undefined;
-const crdSchema = () => (schema ??= slmDeploymentOpenAPISchema());
+export { GROUP } from './meta/keys.js';
+export type { FieldError } from './openapi/types.js';
+
+const crdSchema = (): JSONSchemaProps => SLMDEPLOYMENT_OPENAPI_SCHEMA;
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

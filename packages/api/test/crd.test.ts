@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { compileCel, type JSONSchemaProps, renderCRDYaml, slmDeploymentCRD } from '../src/index.js';
+import { renderOpenAPISchemaModule } from '../src/crd.js';
+import { compileCel, type JSONSchemaProps, PLUGIN_NAMES, renderCRDYaml, slmDeploymentCRD, validateSLMDeployment } from '../src/index.js';
+import { aSLMDeployment } from './fixtures.js';
 
 const checkedIn = join(import.meta.dirname, '../../../charts/slmops/crds/slmdeployments.slmops.io.yaml');
 
@@ -23,6 +25,31 @@ describe('generated CRD', () => {
 
   it('is current: the checked-in YAML equals the generator output (run `npx nx run @slmops/api:generate`)', () => {
     expect(readFileSync(checkedIn, 'utf8')).toBe(renderCRDYaml());
+  });
+
+  it('describes every field of the spec and status, so kubectl explain documents the API', () => {
+    const undocumented: string[] = [];
+    for (const part of ['spec', 'status']) {
+      walkSchema(schema.properties![part]!, `.${part}`, (s, path) => {
+        // Items and map values are not fields: kubectl explain shows the list's or map's own description.
+        if (!s.description && !/(\[\]|\[\*\])$/.test(path)) undocumented.push(path);
+      });
+    }
+    expect(undocumented).toEqual([]);
+  });
+
+  it('lists the known hardware plugins as an enum, and validation refuses any other', () => {
+    expect(schema.properties!['spec']!.properties!['hardware']!.properties!['plugins']!.items!.enum).toEqual([...PLUGIN_NAMES]);
+    const d = aSLMDeployment();
+    const bad = { ...d, spec: { ...d.spec, hardware: { plugins: ['nvidia', 'tpu'] } } };
+    expect(validateSLMDeployment(bad)).toEqual([
+      expect.objectContaining({ path: 'spec.hardware.plugins[1]', type: 'NotSupported', message: expect.stringContaining('"tpu"') }),
+    ]);
+  });
+
+  it('validation reads a current copy of the schema (src/openapi/slmdeployment-schema.generated.ts; same generate command)', () => {
+    const generated = join(import.meta.dirname, '../src/openapi/slmdeployment-schema.generated.ts');
+    expect(readFileSync(generated, 'utf8')).toBe(renderOpenAPISchemaModule());
   });
 
   it('carries a do-not-edit banner', () => {

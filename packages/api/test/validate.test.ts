@@ -14,11 +14,20 @@ describe('examples', () => {
     expect(files).toEqual(expect.arrayContaining(['cpu-fleet.yaml', 'mixed-fleet-waves.yaml', 'replicated-gpu-autoscaling.yaml']));
   });
 
-  it.each(files)('%s validates and starts with a comment header', (file) => {
+  it.each(files)('%s validates, starts with a comment header and creates or names its namespace', (file) => {
     const text = readFileSync(join(examplesDir, file), 'utf8');
     expect(text.startsWith('# ')).toBe(true);
-    const docs = parseAllDocuments(text).map((d) => d.toJS());
-    for (const doc of docs) expect(validateSLMDeployment(doc)).toEqual([]);
+    const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } });
+    const namespaces = docs.filter((d) => d.kind === 'Namespace').map((d) => d.metadata?.name);
+    const slmds = docs.filter((d) => d.kind === 'SLMDeployment');
+    expect(slmds.length).toBeGreaterThan(0);
+    expect(docs.filter((d) => d.kind !== 'Namespace' && d.kind !== 'SLMDeployment')).toEqual([]);
+    for (const doc of slmds) {
+      expect(validateSLMDeployment(doc)).toEqual([]);
+      // `kubectl apply -f` on a fresh cluster must work: the namespace is default or created by the file itself.
+      const ns = doc.metadata?.namespace;
+      expect(ns === 'default' || namespaces.includes(ns), `${file}: namespace ${ns}`).toBe(true);
+    }
   });
 });
 
@@ -113,7 +122,7 @@ const broken: Case[] = [
   ['bad quantity', (m) => (m.spec.serving = { resources: { limits: { cpu: 'two' } } }), 'spec.serving.resources.limits["cpu"]', /should match/],
   ['quantity of wrong type', (m) => (m.spec.serving = { resources: { limits: { cpu: true } } }), 'spec.serving.resources.limits["cpu"]', /integer or string, got boolean/],
   ['empty plugin list', (m) => (m.spec.hardware = { plugins: [] }), 'spec.hardware.plugins', /at least 1 items/],
-  ['plugin name with spaces', (m) => (m.spec.hardware = { plugins: ['nvidia gpu'] }), 'spec.hardware.plugins[0]', /should match/],
+  ['unknown plugin name', (m) => (m.spec.hardware = { plugins: ['nvidia gpu'] }), 'spec.hardware.plugins[0]', /Unsupported value: "nvidia gpu": supported values: "nvidia"/],
   ['override without labels', (m) => (m.spec.hardware = { overrides: [{ match: { labels: {} } }] }), 'spec.hardware.overrides[0].match.labels', /at least 1 properties/],
   ['override threads zero', (m) => (m.spec.hardware = { overrides: [{ match: { labels: { a: 'b' } }, threads: 0 }] }), 'spec.hardware.overrides[0].threads', /greater than or equal to 1/],
   ['duplicate override env', (m) => (m.spec.hardware = { overrides: [{ match: { labels: { a: 'b' } }, env: [{ name: 'X', value: '1' }, { name: 'X', value: '2' }] }] }), 'spec.hardware.overrides[0].env[1]', /Duplicate value: \{"name":"X"\}/],

@@ -16,7 +16,9 @@ export interface RunChildOptions {
 
 /**
  * Runs `node <script> ...args` in ctx.cwd with ctx.env until it exits; resolves its exit code (1 when a signal
- * killed it) and rejects when it cannot start. Signal listeners are removed once it exits.
+ * killed it) and rejects when it cannot start. Every SIGTERM/SIGINT is forwarded and never ends this process
+ * while the child runs (the child decides how to stop: a drain must not be cut short by the wrapper exiting).
+ * Signal listeners are removed once it exits.
  */
 export function runChild(script: string, args: readonly string[], ctx: CliContext, opts: RunChildOptions = {}): Promise<number> {
   const signals = opts.signals ?? process;

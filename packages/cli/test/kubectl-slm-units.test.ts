@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { recentEvents, type CoreEvent } from '../src/kubectl-slm/describe.js';
 import { choosePod } from '../src/kubectl-slm/generate.js';
-import { parseDurationFlag } from '../src/kubectl-slm/options.js';
+import { commandFirst, parseDurationFlag } from '../src/kubectl-slm/options.js';
 import { labelValue } from '@slmops/api';
 import { type PodObject, podSelector } from '../src/kubectl-slm/pods.js';
 import { humanDuration, table, type SlmdObject } from '../src/kubectl-slm/printers.js';
@@ -27,6 +27,14 @@ describe('humanDuration (k8s.io/apimachinery duration.HumanDuration)', () => {
     [(2 * 365 + 30) * 86_400_000, '2y30d'],
     [9 * 365 * 86_400_000, '9y'],
   ])('%d ms -> %s', (ms, text) => expect(humanDuration(ms)).toBe(text));
+});
+
+it('commandFirst moves global flags written before the command behind it, values and all', () => {
+  expect(commandFirst(['--kubeconfig', 'k', '-n', 'edge', 'get', '-o', 'wide'])).toEqual(['get', '--kubeconfig', 'k', '-n', 'edge', '-o', 'wide']);
+  expect(commandFirst(['--context=c', '-A', 'rollout', 'status', 'x'])).toEqual(['rollout', 'status', '--context=c', '-A', 'x']);
+  expect(commandFirst(['get', '--kubeconfig', 'k'])).toEqual(['get', '--kubeconfig', 'k']);
+  expect(commandFirst(['--bogus', 'get'])).toEqual(['--bogus', 'get']);
+  expect(commandFirst(['--kubeconfig', 'k'])).toEqual(['--kubeconfig', 'k']);
 });
 
 it('parseDurationFlag reads kubectl durations and names the flag when it cannot', () => {
@@ -60,6 +68,20 @@ describe('rolloutVerdict', () => {
     expect(rolloutVerdict(slmd(1, { observedGeneration: 1, rollout: { wave: 1, phase: 'Paused', updatedPercent: 50 }, nodes: { desired: 4, updated: 2, ready: 3, offline: 1 } })).message).toBe(
       'Waiting for slmdeployment "d" rollout: wave 1/2, phase Paused, 50% updated (2 of 4 pods updated, 3 ready, 1 offline)...',
     );
+  });
+  it('never reports success for 0 desired pods: it fails and names the selector and plugins that matched nothing', () => {
+    const none = { desired: 0, updated: 0, ready: 0, offline: 0 };
+    const fleet = { ...slmd(1, { observedGeneration: 1, rollout: { phase: 'Complete' }, nodes: none }) };
+    fleet.spec = { ...fleet.spec, placement: { mode: 'Fleet', nodeSelector: { 'node-role.slmops.io/edge': 'true' } }, hardware: { plugins: ['cpu'] } } as SlmdObject['spec'];
+    expect(rolloutVerdict(fleet)).toEqual({
+      done: true,
+      ok: false,
+      message: 'slmdeployment "d" has nothing to roll out: 0 nodes are desired: no node both matches spec.placement.nodeSelector node-role.slmops.io/edge=true and can be served by the plugins cpu (check `kubectl get nodes --show-labels`)',
+    });
+    const replicated = { ...slmd(1, { observedGeneration: 1, rollout: { phase: 'Complete' }, replicas: 0 }) };
+    replicated.spec = { ...replicated.spec, placement: { mode: 'Replicated', replicas: 0 } } as SlmdObject['spec'];
+    expect(rolloutVerdict(replicated)).toMatchObject({ done: true, ok: false, message: 'slmdeployment "d" has nothing to roll out: spec.placement.replicas is 0' });
+    expect(rolloutVerdict(slmd(1, { observedGeneration: 1, rollout: { phase: 'Complete' }, nodes: { ...none, desired: 1, updated: 1, ready: 1 } }))).toMatchObject({ done: true, ok: true });
   });
 });
 

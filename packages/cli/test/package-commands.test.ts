@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -83,7 +84,9 @@ describe('slmops quantize / prune / inspect / pack', () => {
     const a = await runCli(['pack', pkg, '--out', join(dir, 'a.slm.tar')]);
     const b = await runCli(['pack', pkg, '--out', join(dir, 'b.slm.tar')]);
     expect(a.code).toBe(0);
-    expect(a.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    // The archive's sha256 (as before), then the package digest: the sha256 of slm.json, which the loader checks.
+    expect(a.stdout).toMatch(/^sha256:[0-9a-f]{64}\ndigest: sha256:[0-9a-f]{64}\n$/);
+    expect(a.stdout.split('\n')[1]).toBe(`digest: sha256:${createHash('sha256').update(readFileSync(join(pkg, 'slm.json'))).digest('hex')}`);
     expect(b.stdout).toBe(a.stdout);
     const tok = await runCli(['tokenize', '--model', join(dir, 'a.slm.tar'), '--text', 'The dog', '--json']);
     expect(tok.code).toBe(0);

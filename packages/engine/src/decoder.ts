@@ -45,6 +45,9 @@ export interface ForwardResult {
 const newLike = (t: TensorData, n: number): TensorData =>
   t instanceof Float32Array ? new Float32Array(n) : t instanceof Uint16Array ? new Uint16Array(n) : t instanceof Int32Array ? new Int32Array(n) : new BigInt64Array(n);
 
+/** `kvPoolMaxBytes` default: free KV-cache buffers kept for reuse between steps (ADR 0008), at most this many bytes. */
+export const DEFAULT_KV_POOL_MAX_BYTES = 64 * 1024 * 1024;
+
 export class Decoder {
   readonly align: KvAlign;
   /** Graph runs started so far. */
@@ -57,10 +60,13 @@ export class Decoder {
   /** Free cache buffers. onnxruntime-node copies every fetched output into a fresh buffer, so fetching present
    *  costs an allocation, a copy and later a free of the whole cache per step; building it here reuses memory. */
   private free: ArrayBuffer[] = [];
+  #freeBytes = 0;
 
+  /** `poolMaxBytes`: the most bytes of free cache buffers kept for reuse (`kvPoolMaxBytes`). */
   constructor(
     readonly session: SessionPort,
     readonly io: DecoderIO,
+    readonly poolMaxBytes = DEFAULT_KV_POOL_MAX_BYTES,
   ) {
     this.align = io.positionIds ? 'left' : 'right';
     this.groups = io.kvLayout === 'stacked' ? 2 : 1;
@@ -81,16 +87,34 @@ export class Decoder {
       if (len >= bytes && len <= 2 * bytes + 4096 && (best < 0 || len < this.free[best]!.byteLength)) best = i;
     }
     const buf = best >= 0 ? this.free.splice(best, 1)[0]! : new ArrayBuffer(bytes + 4096 - (bytes % 4096));
+    if (best >= 0) this.#freeBytes -= buf.byteLength;
     return new Float32Array(buf, 0, n);
+  }
+
+  /** Bytes of free cache buffers the pool holds now; never more than poolMaxBytes. */
+  get pooledBytes(): number {
+    return this.#freeBytes;
+  }
+
+  /** Drops every free buffer (the engine is idle): memory a load peak left goes back at the next GC. */
+  releasePool(): void {
+    this.free = [];
+    this.#freeBytes = 0;
   }
 
   /** Returns a pooled cache's buffers; the caller guarantees nothing reads the cache any more. */
   recycle(cache: KvCache): void {
     if (!cache.pooled) return;
     cache.pooled = false;
-    for (const t of cache.tensors) this.free.push(t.data.buffer as ArrayBuffer);
-    // A bounded pool: caches of a shrinking batch are not kept forever.
-    if (this.free.length > 4 * this.pastNames.length) this.free.splice(0, this.free.length - 4 * this.pastNames.length);
+    for (const t of cache.tensors) {
+      const buf = t.data.buffer as ArrayBuffer;
+      // A buffer larger than the whole pool is never kept.
+      if (buf.byteLength > this.poolMaxBytes) continue;
+      this.free.push(buf);
+      this.#freeBytes += buf.byteLength;
+    }
+    // A bounded pool, in count and in bytes: the oldest buffers (a larger batch's, often) go first.
+    while (this.free.length > 4 * this.pastNames.length || this.#freeBytes > this.poolMaxBytes) this.#freeBytes -= this.free.shift()!.byteLength;
   }
 
   private dims(batch: number, past: number): number[] {

@@ -28,12 +28,16 @@ function stopIdsOf(model: LoadedModel): Set<number> {
 export async function createEngine(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
   const maxBatchSize = positiveInt(opts.maxBatchSize, 'maxBatchSize', 8);
   const maxQueue = opts.maxQueue === 0 ? 0 : positiveInt(opts.maxQueue, 'maxQueue', 64);
+  if (opts.kvPoolMaxBytes !== undefined && (!Number.isSafeInteger(opts.kvPoolMaxBytes) || opts.kvPoolMaxBytes < 0)) {
+    throw new EngineError('INVALID_ARGUMENT', `kvPoolMaxBytes: must be an integer >= 0, got ${opts.kvPoolMaxBytes}`, { field: 'kvPoolMaxBytes' });
+  }
   const precision = opts.precision ?? model.manifest.variants[0]?.precision;
   if (!precision) throw new EngineError('FAILED_PRECONDITION', `${model.dir}: the package lists no variants`);
   const path = model.variantPath(precision);
   const session = await (opts.session ?? createOrtSession)(path, {
     executionProviders: opts.executionProviders ?? ['cpu'],
     ...(opts.intraOpThreads ? { intraOpThreads: opts.intraOpThreads } : {}),
+    ...(opts.cpuMemArena === false ? { cpuMemArena: false } : {}),
   });
   const io = model.manifest.io;
   const missing = [
@@ -45,9 +49,9 @@ export async function createEngine(model: LoadedModel, opts: EngineOptions = {})
     throw new EngineError('FAILED_PRECONDITION', `${path}: the graph lacks ${missing.join(', ')} named in the package's decoder IO`);
   }
   const contextLength = model.manifest.contextLength;
-  const decoder = new Decoder(session, io);
+  const decoder = new Decoder(session, io, opts.kvPoolMaxBytes);
   const now = () => performance.now();
-  const scheduler = new Scheduler(decoder, { maxBatchSize, maxQueue, contextLength, now });
+  const scheduler = new Scheduler(decoder, { maxBatchSize, maxQueue, contextLength, now, ...(opts.onIdle ? { onIdle: opts.onIdle } : {}) });
   const stopIds = stopIdsOf(model);
   let closed = false;
 
@@ -90,9 +94,10 @@ export async function createEngine(model: LoadedModel, opts: EngineOptions = {})
     precision,
     executionProvider: session.executionProvider,
     contextLength,
-    stats: () => ({ running: scheduler.runningCount, waiting: scheduler.waitingCount, kvCacheUsage: scheduler.kvCacheUsage() }),
+    stats: () => ({ running: scheduler.runningCount, waiting: scheduler.waitingCount, kvCacheUsage: scheduler.kvCacheUsage(), kvPoolBytes: decoder.pooledBytes }),
     generate,
     tokenize: (text) => model.tokenizer.encode(text),
+    tokenizeAsync: async (text) => model.tokenizer.encode(text),
     async score(ids) {
       if (closed) throw new EngineError('FAILED_PRECONDITION', 'the engine is closed');
       if (ids.length < 2 || ids.length > contextLength) throw invalidArgument('ids', `must hold 2..${contextLength} token ids, got ${ids.length}`);

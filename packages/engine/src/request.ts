@@ -15,6 +15,9 @@ export interface PreparedRequest {
 
 const MAX_STOP_STRINGS = 16;
 
+const tooLong = (n: number, contextLength: number, field: string) =>
+  new EngineError('OUT_OF_RANGE', `the prompt is ${n} tokens; the model's context is ${contextLength} tokens and at least one must remain for generation`, { field });
+
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -49,17 +52,13 @@ export function prepareRequest(req: GenerateRequest, model: { tokenizer: Tokeniz
   } else {
     const ids = req.promptIds;
     if (!Array.isArray(ids) || ids.length === 0) throw invalidArgument('promptIds', 'must be a non-empty list of token ids');
+    // The length bound first: a huge list is refused before any per-id work.
+    if (ids.length >= model.contextLength) throw tooLong(ids.length, model.contextLength, 'promptIds');
     const bad = ids.findIndex((id) => !isInt(id) || id < 0 || id >= model.vocabSize);
     if (bad >= 0) throw invalidArgument('promptIds', `promptIds[${bad}] = ${String(ids[bad])} is not a token id of this model (0..${model.vocabSize - 1})`);
     promptIds = [...ids];
   }
-  if (promptIds.length >= model.contextLength) {
-    throw new EngineError(
-      'OUT_OF_RANGE',
-      `the prompt is ${promptIds.length} tokens; the model's context is ${model.contextLength} tokens and at least one must remain for generation`,
-      { field: hasText ? 'prompt' : 'promptIds' },
-    );
-  }
+  if (promptIds.length >= model.contextLength) throw tooLong(promptIds.length, model.contextLength, hasText ? 'prompt' : 'promptIds');
   return {
     promptIds,
     maxTokens: req.maxTokens,

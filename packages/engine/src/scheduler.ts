@@ -51,6 +51,8 @@ export interface SchedulerOptions {
   maxQueue: number;
   contextLength: number;
   now: () => number;
+  /** Called each time the last sequence is done (nothing running or waiting), after the KV pool is emptied. */
+  onIdle?: () => void;
 }
 
 /** Padded positions a batched prefill may compute: bounds its [B,S,V] logits and its stall of the running batch. */
@@ -149,6 +151,9 @@ export class Scheduler {
       // before computing already gave them one (an extra turn here cost onnxruntime-node runs ~3% at 15M).
       if (!(this.decoder.session.yieldsBeforeRun && this.decoder.runs > runsBefore)) await nextTurn();
     }
+    // Idle: cache buffers kept for the next step would otherwise hold a load peak's memory for good.
+    this.decoder.releasePool();
+    this.opts.onIdle?.();
   }
 
   /** One scheduling step: drop cancelled sequences, prefill newcomers into free slots, one shared decode. */

@@ -35,6 +35,8 @@ export interface SessionOptions {
   /** Providers in preference order; the first one that creates a session wins. */
   executionProviders: string[];
   intraOpThreads?: number;
+  /** false turns ONNX Runtime's CPU memory arena off; default on. */
+  cpuMemArena?: boolean;
 }
 
 export type SessionPortFactory = (modelPath: string, opts: SessionOptions) => Promise<SessionPort>;
@@ -52,6 +54,7 @@ export const createOrtSession: SessionPortFactory = async (modelPath, opts) => {
         executionProviders: [ep],
         graphOptimizationLevel: 'all',
         ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+        ...(opts.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
       });
       return ortSessionPort(session, ep);
     } catch (e) {

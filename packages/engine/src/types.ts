@@ -67,6 +67,9 @@ export interface Engine {
    *  or DEADLINE_EXCEEDED when the signal's reason is a TimeoutError. */
   generate(req: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent>;
   tokenize(text: string): number[];
+  /** The same ids as tokenize(), without holding the caller's thread: a threaded engine encodes texts longer than
+   *  INLINE_TOKENIZE_CHARS on its worker, so a long prompt never stalls the caller's event loop. */
+  tokenizeAsync(text: string): Promise<number[]>;
   /** Teacher-forced pass over `ids` (outside the batch scheduler): per position i < n-1, the negative
    *  log-likelihood of ids[i+1] and the argmax id. For evaluation (perplexity, agreement). */
   score(ids: readonly number[]): Promise<{ nll: number[]; argmax: number[] }>;
@@ -79,6 +82,8 @@ export interface EngineStats {
   waiting: number;
   /** Cached positions held by running sequences / (maxBatchSize x context length). */
   kvCacheUsage: number;
+  /** Bytes of free KV-cache buffers pooled for reuse (at most kvPoolMaxBytes; 0 while idle). */
+  kvPoolBytes?: number;
 }
 
 export interface EngineOptions {
@@ -91,6 +96,14 @@ export interface EngineOptions {
   maxBatchSize?: number;
   /** Requests waiting for a slot before new ones are refused with RESOURCE_EXHAUSTED; default 64. */
   maxQueue?: number;
+  /** Most bytes of free KV-cache buffers kept for reuse between steps; default 64 MiB. The pool is emptied
+   *  whenever the engine goes idle, so a load peak does not hold memory afterwards. */
+  kvPoolMaxBytes?: number;
+  /** false: ONNX Runtime allocates each run's CPU buffers from the system instead of keeping an arena that only
+   *  grows (a few MiB less after a load peak, at some cost per run). Default true (ORT's default). */
+  cpuMemArena?: boolean;
+  /** Called whenever the engine becomes idle (nothing running or waiting); not carried to a threaded engine. */
+  onIdle?: () => void;
   /** Session factory (default onnxruntime-node); tests pass their own. */
   session?: SessionPortFactory;
 }

@@ -128,7 +128,7 @@ describe('engine: scheduling', () => {
     expect(refused).toHaveLength(3);
     for (const r of refused) expect((r.reason as EngineError).code).toBe('RESOURCE_EXHAUSTED');
     for (const r of results.filter((x) => x.status === 'fulfilled')) expect(tokenIds(r.value)).toHaveLength(20);
-    expect(engine.stats()).toEqual({ running: 0, waiting: 0, kvCacheUsage: 0 });
+    expect(engine.stats()).toEqual({ running: 0, waiting: 0, kvCacheUsage: 0, kvPoolBytes: 0 });
     await engine.close();
   });
 

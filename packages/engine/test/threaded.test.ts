@@ -53,7 +53,7 @@ describe('threaded engine (session and scheduler on a worker thread)', () => {
       expect(Math.max(...row!.map((x, v) => Math.abs(x - b[i]![v]!)))).toBeLessThan(1e-4);
     });
     expect(threaded.tokenize('Once upon a time')).toEqual(inline.tokenize('Once upon a time'));
-    expect(threaded.stats()).toEqual({ running: 0, waiting: 0, kvCacheUsage: 0 });
+    expect(threaded.stats()).toEqual({ running: 0, waiting: 0, kvCacheUsage: 0, kvPoolBytes: 0 });
   });
 
   it('fails bad requests with the same code, field and message as the in-thread engine', async () => {
@@ -154,7 +154,7 @@ describe('threaded engine (session and scheduler on a worker thread)', () => {
     const e = await rejection(collect(engine.generate({ prompt: 'Once', maxTokens: 200, temperature: 0 })));
     expect(e).toMatchObject({ code: 'INTERNAL', message: 'the engine thread exited (code 3)' });
     expect((await rejection(collect(engine.generate({ prompt: 'Once', maxTokens: 2 })))).code).toBe('INTERNAL');
-    expect(engine.stats()).toEqual({ running: 0, waiting: 0, kvCacheUsage: 0 });
+    expect(engine.stats()).toEqual({ running: 0, waiting: 0, kvCacheUsage: 0, kvPoolBytes: 0 });
     await engine.close();
   });
 

@@ -1,14 +1,15 @@
 /**
- * Model cache inventory: which SLM packages (by digest) sit in the node's cache and how many bytes they take.
- * The sidecar's cache holds downloaded archives `sha256-<hex>.slm.tar` and unpacked folders `<hex>/` (see
- * @slmops/model loadModel); other `*.slm.tar` archives are hashed once (cached by size and mtime).
+ * Model cache inventory: which SLM packages (by package digest, the sha256 of slm.json) sit in the node's cache and
+ * how many bytes they take. The sidecar's cache holds downloaded archives `*.slm.tar` and unpacked folders (see
+ * @slmops/model loadModel); each is identified by its own slm.json, never by its file name, so a renamed or
+ * legacy-named entry still reports the digest the loader checks.
  */
-import { type FileHandle, open, readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_FILE, parseManifest, sha256File } from '@slmops/model';
+import { MANIFEST_FILE, MAX_MANIFEST_BYTES, packageDigest, parseManifest, readTarMember } from '@slmops/model';
 
 export interface CachedPackage {
-  /** "sha256:<hex>", or "" for a package folder whose archive digest is unknown. */
+  /** The package digest, "sha256:<hex of slm.json>". */
   digest: string;
   model: string;
   version: string;
@@ -22,33 +23,6 @@ export interface CacheScan {
   errors: string[];
 }
 
-const HEX = /^[0-9a-f]{64}$/;
-const TAR_BLOCK = 512;
-
-/** Reads one member of a ustar archive by name without reading the others (the package tars are flat). */
-export async function readTarMember(path: string, member: string, maxBytes = 1 << 20): Promise<Buffer | undefined> {
-  const fh: FileHandle = await open(path, 'r');
-  try {
-    const header = Buffer.alloc(TAR_BLOCK);
-    for (let offset = 0; ; ) {
-      const { bytesRead } = await fh.read(header, 0, TAR_BLOCK, offset);
-      if (bytesRead < TAR_BLOCK || header.every((b) => b === 0)) return undefined;
-      const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
-      const size = parseInt(header.subarray(124, 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
-      if (!Number.isFinite(size)) throw new Error(`${path}: corrupt tar header at byte ${offset}`);
-      if (name === member) {
-        if (size > maxBytes) throw new Error(`${path}: ${member} is ${size} bytes, more than ${maxBytes}`);
-        const body = Buffer.alloc(size);
-        await fh.read(body, 0, size, offset + TAR_BLOCK);
-        return body;
-      }
-      offset += TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 async function folderBytes(dir: string): Promise<number> {
   let total = 0;
   for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -58,8 +32,8 @@ async function folderBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** Scans a cache directory; a missing directory is an empty cache. `hashes` memoises archive digests across scans. */
-export async function scanModelCache(dir: string, hashes: Map<string, string> = new Map()): Promise<CacheScan> {
+/** Scans a cache directory; a missing directory is an empty cache. Reads only each entry's slm.json. */
+export async function scanModelCache(dir: string): Promise<CacheScan> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -69,33 +43,28 @@ export async function scanModelCache(dir: string, hashes: Map<string, string> = 
   }
   const byKey = new Map<string, CachedPackage>();
   const errors: string[] = [];
-  const add = (p: CachedPackage, key = p.digest || `folder:${p.model}:${p.version}`) => {
-    const prev = byKey.get(key);
-    byKey.set(key, prev ? { ...prev, bytes: prev.bytes + p.bytes } : p);
+  const add = (p: CachedPackage) => {
+    const prev = byKey.get(p.digest);
+    byKey.set(p.digest, prev ? { ...prev, bytes: prev.bytes + p.bytes } : p);
   };
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (e.name.startsWith('.')) continue; // in-flight downloads and extractions
     const path = join(dir, e.name);
     try {
       if (e.isFile() && e.name.endsWith('.slm.tar')) {
-        const st = await stat(path);
-        const named = /^sha256-([0-9a-f]{64})\.slm\.tar$/.exec(e.name)?.[1];
-        const memo = `${path}\0${st.size}\0${st.mtimeMs}`;
-        const hex = named ?? hashes.get(memo) ?? (await sha256File(path));
-        hashes.set(memo, hex);
-        const text = await readTarMember(path, MANIFEST_FILE);
-        if (!text) throw new Error(`${path}: archive has no ${MANIFEST_FILE}`);
-        const m = parseManifest(text.toString('utf8'), `${path}!${MANIFEST_FILE}`);
-        add({ digest: `sha256:${hex}`, model: m.name, version: m.version, bytes: st.size });
+        const bytes = await readTarMember(path, MANIFEST_FILE, MAX_MANIFEST_BYTES);
+        if (!bytes) throw new Error(`${path}: archive has no ${MANIFEST_FILE}`);
+        const m = parseManifest(bytes.toString('utf8'), `${path}!${MANIFEST_FILE}`);
+        add({ digest: packageDigest(bytes), model: m.name, version: m.version, bytes: (await stat(path)).size });
       } else if (e.isDirectory()) {
-        let text: string;
+        let bytes: Buffer;
         try {
-          text = await readFile(join(path, MANIFEST_FILE), 'utf8');
+          bytes = await readFile(join(path, MANIFEST_FILE));
         } catch {
           continue; // not a package folder
         }
-        const m = parseManifest(text, join(path, MANIFEST_FILE));
-        add({ digest: HEX.test(e.name) ? `sha256:${e.name}` : '', model: m.name, version: m.version, bytes: await folderBytes(path) });
+        const m = parseManifest(bytes.toString('utf8'), join(path, MANIFEST_FILE));
+        add({ digest: packageDigest(bytes), model: m.name, version: m.version, bytes: await folderBytes(path) });
       }
     } catch (err) {
       errors.push((err as Error).message.startsWith(path) ? (err as Error).message : `${path}: ${(err as Error).message}`);

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { PLUGIN_NAMES } from '@slmops/api';
+import { type OutboundLimits, SCRAPE_LIMITS, parseByteSize, parseDurationMs } from '@slmops/metrics';
 
 /** Everything the node exporter needs, parsed once from flags (and NODE_NAME) in the composition root. */
 export interface ExporterConfig {
@@ -18,18 +20,21 @@ export interface ExporterConfig {
   procfsRoot: string;
   /** Length of the window the energy and cost per token are computed over. */
   windowSeconds: number;
+  /** Limits of each read of a sidecar's /metrics (--scrape-max-bytes, --scrape-timeout, --scrape-stall-timeout). */
+  scrapeLimits: OutboundLimits;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const ALL_PLUGINS = ['nvidia', 'jetson', 'intel', 'amd', 'qualcomm', 'cpu'] as const;
+/** Every plugin this build knows (the list the CRD's spec.hardware.plugins enum has). */
+export const ALL_PLUGINS = PLUGIN_NAMES;
 
 export const EXPORTER_USAGE =
   'slmops exporter [--node-name name (env NODE_NAME)] [--metrics-bind-address :9465] [--model-cache-dir /var/lib/slmops/models] ' +
   '[--node-cost-per-hour 0.12] [--plugins nvidia,jetson,intel,amd,qualcomm,cpu] [--sidecar-metrics-url http://127.0.0.1:9464/metrics]... ' +
-  '[--sysfs-root /sys] [--procfs-root /proc] [--window-seconds 60]';
+  '[--sysfs-root /sys] [--procfs-root /proc] [--window-seconds 60] [--scrape-max-bytes 4Mi] [--scrape-timeout 5s] [--scrape-stall-timeout 5s]';
 
 /** Splits "host:port", ":port" or "[v6]:port"; an empty host means every interface. */
 export function parseBindAddress(value: string): { host: string; port: number } {
@@ -55,6 +60,9 @@ export function parseExporterArgs(argv: string[], env: Record<string, string | u
       'sysfs-root': { type: 'string' },
       'procfs-root': { type: 'string' },
       'window-seconds': { type: 'string' },
+      'scrape-max-bytes': { type: 'string' },
+      'scrape-timeout': { type: 'string' },
+      'scrape-stall-timeout': { type: 'string' },
     },
   });
   const nodeName = values['node-name'] ?? env['NODE_NAME'];
@@ -98,5 +106,19 @@ export function parseExporterArgs(argv: string[], env: Record<string, string | u
     sysfsRoot: values['sysfs-root'] ?? '/sys',
     procfsRoot: values['procfs-root'] ?? '/proc',
     windowSeconds,
+    scrapeLimits: {
+      maxBytes: limit(() => (values['scrape-max-bytes'] === undefined ? SCRAPE_LIMITS.maxBytes : parseByteSize('scrape-max-bytes', values['scrape-max-bytes']))),
+      connectTimeoutMs: limit(() => (values['scrape-timeout'] === undefined ? SCRAPE_LIMITS.connectTimeoutMs : parseDurationMs('scrape-timeout', values['scrape-timeout']))),
+      stallTimeoutMs: limit(() => (values['scrape-stall-timeout'] === undefined ? SCRAPE_LIMITS.stallTimeoutMs : parseDurationMs('scrape-stall-timeout', values['scrape-stall-timeout']))),
+    },
   };
+}
+
+/** Runs a shared limit parser, turning its error (which names the flag) into a ConfigError. */
+function limit(parse: () => number): number {
+  try {
+    return parse();
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
 }

@@ -18,7 +18,7 @@ export interface ExporterDeps {
   now: () => number;
   /** Where warnings go (a JSON logger in main). */
   warn: (message: string, fields?: Record<string, unknown>) => void;
-  scanCache?: (dir: string, hashes: Map<string, string>) => Promise<CacheScan>;
+  scanCache?: (dir: string) => Promise<CacheScan>;
   /** Default process metrics on the registry (default true). */
   defaultMetrics?: boolean;
 }
@@ -115,18 +115,17 @@ export async function createExporter(config: ExporterConfig, deps: ExporterDeps)
     publish();
   };
 
-  const hashes = new Map<string, string>();
   const scan = deps.scanCache ?? scanModelCache;
   const refresh = async (): Promise<void> => {
     try {
-      const { packages, errors } = await scan(config.modelCacheDir, hashes);
+      const { packages, errors } = await scan(config.modelCacheDir);
       for (const e of errors) {
         m.collectorErrors.inc({ collector: 'model_cache' });
         deps.warn('model cache entry unreadable', { error: e });
       }
       m.modelCacheBytes.reset();
       for (const p of packages) m.modelCacheBytes.set({ model: p.model, version: p.version, digest: p.digest }, p.bytes);
-      m.modelCachePackages.set(new Set(packages.map((p) => p.digest || `${p.model}@${p.version}`)).size);
+      m.modelCachePackages.set(packages.length);
     } catch (e) {
       m.collectorErrors.inc({ collector: 'model_cache' });
       deps.warn('model cache scan failed', { error: (e as Error).message });

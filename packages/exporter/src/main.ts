@@ -44,7 +44,7 @@ export async function runExporterMain(argv: string[], io: ExporterIo, opts: { si
   const exporter = await createExporter(config, {
     plugins: knownPlugins(),
     host: createNodeHostContext(config),
-    fetchText: (url) => fetchMetricsText(url),
+    fetchText: (url) => fetchMetricsText(url, config.scrapeLimits),
     now: () => performance.now() / 1000,
     warn: (msg, fields) => log('warn', msg, fields),
   });

@@ -1,5 +1,5 @@
 /** Generated-token totals of the local sidecars, read from their /metrics (Prometheus text format). */
-import { servingMetrics } from '@slmops/metrics';
+import { OutboundError, type OutboundLimits, SCRAPE_LIMITS, fetchTextBounded, redactUrl, servingMetrics } from '@slmops/metrics';
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(?:\s+\d+)?$/;
 
@@ -30,16 +30,15 @@ export async function readSidecarTokens(
         // A sidecar that has served nothing yet has no sample: its total is 0.
         totals.set(url, v ?? 0);
       } catch (e) {
-        errors.push(`${url}: ${(e as Error).message}`);
+        // An OutboundError already names the (redacted) URL; anything else gets it here.
+        errors.push(e instanceof OutboundError ? e.message : `${redactUrl(url)}: ${(e as Error).message}`);
       }
     }),
   );
   return { totals, errors };
 }
 
-/** fetch with a timeout; rejects on a non-2xx answer. */
-export async function fetchMetricsText(url: string, timeoutMs = 5_000): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return res.text();
+/** One sidecar's /metrics text, within `limits` (byte cap, connect and stall timeouts); rejects with an OutboundError. */
+export function fetchMetricsText(url: string, limits: OutboundLimits = SCRAPE_LIMITS): Promise<string> {
+  return fetchTextBounded(url, limits);
 }

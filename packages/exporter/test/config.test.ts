@@ -13,6 +13,7 @@ describe('exporter flags', () => {
       sysfsRoot: '/sys',
       procfsRoot: '/proc',
       windowSeconds: 60,
+      scrapeLimits: { maxBytes: 4 * 1024 * 1024, connectTimeoutMs: 5_000, stallTimeoutMs: 5_000 },
     });
   });
 

@@ -19,3 +19,18 @@ export { DROPPED_DEFAULT_METRICS, type InstrumentOf, type Instruments, type Regi
 export { type HttpHandler, type MetricsServer, createHttpServer, listenHttp, metricsHandler, startMetricsServer } from './http.js';
 export type { Registry } from 'prom-client';
 export * from './parse.js';
+export {
+  DOWNLOAD_LIMITS,
+  type OutboundErrorKind,
+  type OutboundLimits,
+  type OutboundRequest,
+  type OutboundResponse,
+  OutboundError,
+  SCRAPE_LIMITS,
+  fetchTextBounded,
+  openOutbound,
+  parseByteSize,
+  parseDurationMs,
+  redactUrl,
+  redactUrlsIn,
+} from './outbound.js';

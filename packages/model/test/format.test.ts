@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { extractTar, hfTokenizer, parseManifest, writeTar } from '../src/index.js';
+import { extractTar, hfTokenizer, parseManifest, sha256Hex, writeTar } from '../src/index.js';
 import { tarHeader } from '../src/package/tar.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'slmops-format-'));
@@ -30,7 +30,7 @@ describe('slm.json checks', () => {
 });
 
 describe('package tar', () => {
-  it('round-trips files and is byte-identical for the same input', () => {
+  it('round-trips files and is byte-identical for the same input', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'b.txt'), 'bee');
     writeFileSync(join(dir, 'a.bin'), Buffer.alloc(1000, 7));
@@ -41,21 +41,24 @@ describe('package tar', () => {
     const bytes = readFileSync(join(dir, '1.tar'));
     expect(bytes.length).toBe(512 + 512 + 512 + 1024 + 1024); // two headers, padded data, end blocks
     expect(bytes.subarray(0, 5).toString()).toBe('a.bin'); // sorted
-    expect(extractTar(join(dir, '1.tar'), join(dir, 'out'))).toEqual(['a.bin', 'b.txt']);
+    mkdirSync(join(dir, 'out'));
+    const want = [{ name: 'a.bin', bytes: 1000, sha256: sha256Hex(Buffer.alloc(1000, 7)) }, { name: 'b.txt', bytes: 3 }];
+    expect(await extractTar(join(dir, '1.tar'), join(dir, 'out'), want)).toEqual(['a.bin', 'b.txt']);
     expect(readFileSync(join(dir, 'out/b.txt'), 'utf8')).toBe('bee');
   });
 
-  it('refuses entries that would escape the folder, bad checksums and truncation, naming the archive', () => {
+  it('refuses entries that would escape the folder, bad checksums and truncation, naming the archive', async () => {
     const dir = tmp();
     const evil = Buffer.concat([tarHeader('../evil', 1), Buffer.alloc(512), Buffer.alloc(1024)]);
     writeFileSync(join(dir, 'evil.tar'), evil);
-    expect(() => extractTar(join(dir, 'evil.tar'), join(dir, 'x'))).toThrow(`${join(dir, 'evil.tar')}: unsafe entry name "../evil"`);
+    await expect(extractTar(join(dir, 'evil.tar'), dir, [])).rejects.toThrow(`${join(dir, 'evil.tar')}: unsafe entry name "../evil"`);
     const bad = Buffer.concat([tarHeader('ok', 1), Buffer.alloc(512), Buffer.alloc(1024)]);
     bad[0] = 0x4f; // 'O': the header no longer matches its checksum
     writeFileSync(join(dir, 'bad.tar'), bad);
-    expect(() => extractTar(join(dir, 'bad.tar'), join(dir, 'y'))).toThrow('bad tar header checksum');
+    await expect(extractTar(join(dir, 'bad.tar'), dir, [])).rejects.toThrow('bad tar header checksum');
     writeFileSync(join(dir, 'cut.tar'), tarHeader('ok', 1));
-    expect(() => extractTar(join(dir, 'cut.tar'), join(dir, 'z'))).toThrow(/cut\.tar: truncated/);
+    await expect(extractTar(join(dir, 'cut.tar'), dir, [])).rejects.toThrow(/cut\.tar: truncated/);
+    expect(readdirSync(dir).sort()).toEqual(['bad.tar', 'cut.tar', 'evil.tar']);
   });
 });
 

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { convertLlama2cPackage, loadModel, packPackage, readManifest } from '../src/index.js';
+import { convertLlama2cPackage, loadModel, packPackage, packPackageInfo, readManifest } from '../src/index.js';
 import { gpt2Dir, qwenDir, stories } from './fixtures.js';
 import { greedy, session } from './ort.js';
 
@@ -47,22 +48,28 @@ describe('SLM packages', () => {
     model[model.length - 1]! ^= 1;
     writeFileSync(join(out, 'model.onnx'), model);
     await expect(loadModel(out)).rejects.toThrow(`${join(out, 'model.onnx')}: sha256 mismatch: slm.json says`);
-    writeFileSync(join(out, 'tokenizer.bin'), 'x');
-    await expect(loadModel(out)).rejects.toThrow(`${join(out, 'tokenizer.bin')}: sha256 mismatch`);
+    writeFileSync(join(out, 'model.onnx'), readFileSync(join(out, 'model.onnx')).subarray(1));
+    await expect(loadModel(out)).rejects.toThrow(`${join(out, 'model.onnx')}: size ${model.length - 1} does not match slm.json (${model.length} bytes)`);
+    const tok = readFileSync(join(out, 'tokenizer.bin'));
+    tok[10]! ^= 1;
+    writeFileSync(join(out, 'tokenizer.bin'), tok);
+    await expect(loadModel(out, { verifyVariants: [] })).rejects.toThrow(`${join(out, 'tokenizer.bin')}: sha256 mismatch`);
   });
 
   it('packs deterministically, prints the digest and loads the tar after checking it', async () => {
     const dir = tmp();
     await convert(join(dir, 'a'));
-    const d1 = await packPackage(join(dir, 'a'), join(dir, 'a.slm.tar'));
+    const p1 = await packPackageInfo(join(dir, 'a'), join(dir, 'a.slm.tar'));
     const d2 = await packPackage(join(dir, 'a'), join(dir, 'b.slm.tar'));
-    expect(d1).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(d2).toBe(d1);
+    expect(p1.tarDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(d2).toBe(p1.tarDigest);
+    expect(p1.digest).toBe(`sha256:${createHash('sha256').update(readFileSync(join(dir, 'a', 'slm.json'))).digest('hex')}`);
     // Buffer.equals: a deep toEqual over a megabyte of bytes takes vitest many seconds.
     expect(readFileSync(join(dir, 'a.slm.tar')).equals(readFileSync(join(dir, 'b.slm.tar')))).toBe(true);
     const cacheDir = join(dir, 'cache');
-    const m = await loadModel(join(dir, 'a.slm.tar'), { cacheDir });
-    expect(m.dir).toBe(join(cacheDir, d1.slice(7)));
+    const m = await loadModel(join(dir, 'a.slm.tar'), { cacheDir, digest: p1.digest });
+    expect(m.dir).toBe(join(cacheDir, p1.digest.slice(7)));
+    expect(m.digest).toBe(p1.digest);
     expect(m.manifest.name).toBe('stories260k');
     expect(existsSync(m.variantPath('fp32'))).toBe(true);
     // GNU tar reads it: the archive is a real ustar file

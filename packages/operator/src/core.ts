@@ -30,11 +30,15 @@ import {
   podIP,
   podNode,
   podRevision,
+  podSecurityArgs,
   replanClasses,
   replicatedClass,
   renderChildren,
+  unplacedReplicatedClass,
   revisionOf,
   revisionSpecOf,
+  securityArgs,
+  securitySettingsOf,
   type FleetPlan,
   type Owner,
   type RenderedRevision,
@@ -105,7 +109,7 @@ function readRevisions(children: readonly KubeObject[], ownerUid: string): Revis
     max = Math.max(max, number);
     if (!revision) continue;
     const data = c['data'] as Partial<RevisionSpec> | undefined;
-    const valid = data && typeof data === 'object' && data.model && data.hardware && data.serving && data.privacy && typeof data.image === 'string';
+    const valid = data && typeof data === 'object' && data.model && data.hardware && data.serving && typeof data.image === 'string';
     byRevision.set(revision, { obj: c, ...(valid ? { rev: data as RevisionSpec } : {}), number });
   }
   return { byRevision, max };
@@ -125,6 +129,19 @@ function invalidPlan(obs: Observation, previous: SLMDeploymentStatus, message: s
   const events: PlannedEvent[] =
     prevReady?.reason === Reason.InvalidSpec && prevReady.message === message ? [] : [{ type: 'Warning', reason: Reason.InvalidSpec, message }];
   return { apply: [], delete: [], status: invalidSpecStatus(previous, generation, obs.now, message), events };
+}
+
+/** Why no node serves the deployment, naming the selector (and, in Replicated mode, what happens to its replicas). */
+function noNodesMessage(spec: SLMDeploymentSpec, fleet: FleetPlan, replicas: number): string {
+  const selector = Object.entries(spec.placement.nodeSelector ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const why = fleet.unplaced.length
+    ? `no node can serve: ${fleet.unplaced.slice(0, 3).map((u) => `${u.node}: ${u.reason}`).join('; ')}`
+    : selector
+      ? `no node matches spec.placement.nodeSelector ${selector}`
+      : 'no node matches spec.placement.nodeSelector';
+  return spec.placement.mode === 'Replicated' ? `${why}; ${replicas} replica(s) stay Pending until one does` : why;
 }
 
 /** The replicas a Replicated deployment asks for: spec (or HPA-set) replicas, else minReplicas, else 1. */
@@ -208,7 +225,7 @@ function plan(obs: Observation, ctx: CoreContext, spec: SLMDeploymentSpec, previ
     main = curRendered();
     if (phase !== 'RollingBack' && phase !== 'RolledBack' && wave.canaryReplicas > 0) canary = { revision: updRendered, replicas: wave.canaryReplicas };
   }
-  const repClass = mode === 'Replicated' ? replicatedClass(fleet.classes, ctx.host, spec.hardware.plugins) : undefined;
+  const repClass = mode === 'Replicated' ? (replicatedClass(fleet.classes, ctx.host, spec.hardware.plugins) ?? unplacedReplicatedClass(spec, ctx.host)) : undefined;
   const apply = renderChildren({
     owner,
     spec,
@@ -244,6 +261,7 @@ function plan(obs: Observation, ctx: CoreContext, spec: SLMDeploymentSpec, previ
     if (a.kind !== 'deletePod') continue;
     deletions.push({ apiVersion: 'v1', kind: 'Pod', namespace: owner.namespace, name: a.pod, ...(a.uid ? { uid: a.uid } : {}), reason: a.reason });
   }
+  if (mode === 'Fleet') deletions.push(...securityReplacements(pods, units, main.revision, securityArgs(securitySettingsOf(spec)), deletions, owner.namespace));
 
   // Status.
   const live = podViews.filter((p) => !p.deleting);
@@ -277,9 +295,7 @@ function plan(obs: Observation, ctx: CoreContext, spec: SLMDeploymentSpec, previ
     readyDigests: readyPods.map((p) => p.metadata.annotations?.[Annotations.modelDigest] ?? 'unknown'),
     updatedReady: readyUpdated.size,
     placements,
-    ...(fleet.classes.length === 0
-      ? { noNodesMessage: fleet.unplaced.length ? `no node can serve: ${fleet.unplaced.slice(0, 3).map((u) => `${u.node}: ${u.reason}`).join('; ')}` : 'no node matches spec.placement.nodeSelector' }
-      : {}),
+    ...(fleet.classes.length === 0 ? { noNodesMessage: noNodesMessage(spec, fleet, replicas) } : {}),
   });
 
   const events: PlannedEvent[] = wave.actions.flatMap((a) => (a.kind === 'event' ? [{ type: a.type, reason: a.reason, message: a.message }] : []));
@@ -288,6 +304,22 @@ function plan(obs: Observation, ctx: CoreContext, spec: SLMDeploymentSpec, previ
 
   const requeue = wave.requeueAfterMs ?? (isActivePhase(phase) || phase === 'RollingBack' ? 5_000 : undefined);
   return { apply, delete: deletions, status, events, ...(requeue !== undefined ? { requeueAfterMs: requeue } : {}) };
+}
+
+/**
+ * Security flags changed (the sidecar reads them at start; ADR 0011): every pod on an online node that runs the
+ * revision the DaemonSets render, with other security flags, is replaced at once (not in waves, never rolled
+ * back); its DaemonSet recreates it from the template this plan applies. Pods of another revision get the flags
+ * when their wave (or rollback) replaces them.
+ */
+function securityReplacements(pods: readonly KubeObject[], units: readonly FleetUnit[], revision: string, want: readonly string[], planned: readonly Deletion[], namespace: string): Deletion[] {
+  const online = new Set(units.filter((u) => !u.offline).map((u) => u.node));
+  const already = new Set(planned.filter((d) => d.kind === 'Pod').map((d) => d.name));
+  const wanted = want.join(' ');
+  return pods
+    .filter((p) => podRevision(p) === revision && !isDeleting(p) && online.has(podNode(p) ?? '') && !already.has(p.metadata.name) && podSecurityArgs(p).join(' ') !== wanted)
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))
+    .map((p) => ({ apiVersion: 'v1', kind: 'Pod', namespace, name: p.metadata.name, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}), reason: `security settings changed (${wanted || 'defaults'})` }));
 }
 
 /** Pure: the /metrics endpoints of Ready pods of the update revision while a rollout to it is under way. */

@@ -3,7 +3,7 @@ export { WorkQueue, type ReconcileOutcome, type WorkQueueOptions } from './queue
 export { type Clock, FakeClock, systemClock } from './queue/clock.js';
 export { ClusterCache, type ClusterView, type InformerLike } from './reconcile/cache.js';
 export { APPLIED_HASH_ANNOTATION, applyReason, isSubset } from './reconcile/diff.js';
-export { type ReconcileReport, type ReconcilerDeps, type ScrapeFn, createReconciler, fetchScrape } from './reconcile/reconciler.js';
+export { type ReconcileReport, type ReconcilerDeps, type ScrapeFn, boundedScrape, createReconciler } from './reconcile/reconciler.js';
 export { CHILD_TYPES, type LeaderElectionConfig, type OperatorDeps, type RunningOperator, startOperator } from './runtime/operator.js';
 export { type LogFormat, type Logger, createLogger, silentLogger } from './runtime/log.js';
 export { ALL_PLUGINS, ConfigError, OPERATOR_USAGE, type OperatorOptions, parseOperatorArgs } from './config/flags.js';

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { hostname as osHostname } from 'node:os';
-import { createKubeClient, loadKubeConfig } from '@slmops/kube';
+import { type KubeClient, Resources, createKubeClient, isConflict, isNotFound, loadKubeConfig } from '@slmops/kube';
 import { type MetricsServer, createHttpServer, createRegistry, listenHttp, metricsHandler } from '@slmops/metrics';
 import { type HardwarePlugin, createPluginHost } from '@slmops/plugin-sdk';
 import { amd } from '@slmops/plugin-amd';
@@ -40,6 +40,24 @@ export interface OperatorMainOptions {
 }
 
 /**
+ * Leader election needs the Lease's namespace: a missing one is a startup error naming it, not a retry loop.
+ * Creates the Lease without a holder when absent (the RBAC the chart grants: create, get), which the elector
+ * then takes; only the API server can tell a missing namespace (404 on create) from a missing Lease.
+ */
+export async function checkLeaseNamespace(client: KubeClient, namespace: string, name: string): Promise<void> {
+  if (await client.get(Resources.Lease, name, namespace)) return;
+  try {
+    await client.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: {} });
+  } catch (e) {
+    if (isConflict(e)) return;
+    if (isNotFound(e)) {
+      throw new Error(`leader election: the Lease namespace "${namespace}" does not exist; create it (kubectl create namespace ${namespace}), pass --leader-election-namespace, or run with --leader-elect=false`);
+    }
+    throw e;
+  }
+}
+
+/**
  * Runs the operator until SIGTERM/SIGINT, then stops leading (releasing the lease), stops informers and servers
  * and resolves 0. `--help`/`-h` prints usage on stdout and resolves 0. Throws ConfigError for bad flags and an
  * Error when the kubeconfig cannot be loaded.
@@ -47,6 +65,10 @@ export interface OperatorMainOptions {
 export async function runOperatorMain(argv: string[], io: OperatorIo, opts: OperatorMainOptions = {}): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     io.stdout.write(`Usage: ${OPERATOR_USAGE}\n`);
+    return 0;
+  }
+  if (argv.includes('--version')) {
+    io.stdout.write(`slmops-operator ${operatorVersion()}\n`);
     return 0;
   }
   const signals = opts.signals ?? process;
@@ -97,6 +119,7 @@ export async function runOperatorMain(argv: string[], io: OperatorIo, opts: Oper
       metrics: metricsServer?.address,
       health: healthServer?.address,
     });
+    if (options.leaderElect) await checkLeaseNamespace(client, options.leaderElectionNamespace, options.leaderElectionId);
     operator = await startOperator({
       client,
       host,
@@ -119,6 +142,7 @@ export async function runOperatorMain(argv: string[], io: OperatorIo, opts: Oper
       registry,
       maxConcurrentReconciles: options.maxConcurrentReconciles,
       resyncPeriodMs: options.resyncPeriodMs,
+      scrapeLimits: options.scrapeLimits,
       logger,
     });
     opts.onStarted?.({

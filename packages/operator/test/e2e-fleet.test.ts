@@ -2,10 +2,12 @@
  * The operator end to end on the kube emulator: real kubectl, the real HTTP client, the real core, a simulated
  * 60-node fleet of three hardware classes.
  */
+import { readFileSync } from 'node:fs';
 import { Labels } from '@slmops/api';
 import type { KubeObject } from '@slmops/kube';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, type OperatorReplica, fleetDeployment, readyCondition, resources, startHarness } from './harness.js';
+import { parse, stringify } from 'yaml';
+import { CRD_PATH, type Harness, type OperatorReplica, fleetDeployment, readyCondition, resources, startHarness } from './harness.js';
 
 const FLEET = { nodes: 60, mix: { 'nvidia-gpu': 1, jetson: 1, 'cpu-amd64': 1 } as const, seed: 7 };
 const OPERATOR = /^slmops-operator\//;
@@ -93,7 +95,14 @@ describe('operator e2e: Fleet mode on 60 simulated nodes', () => {
   }, 90_000);
 
   it('an invalid spec that passes the CRD gets Ready=False InvalidSpec naming the field, and a Warning event', async () => {
+    // Stored while an older CRD (no plugin enum) was installed: a real API server never revalidates stored objects.
+    const crd = parse(readFileSync(CRD_PATH, 'utf8')) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, unknown> } }> } };
+    const plugins = ['properties', 'spec', 'properties', 'hardware', 'properties', 'plugins', 'items'].reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, crd.spec.versions[0]!.schema.openAPIV3Schema);
+    expect(plugins['enum']).toContain('cpu');
+    delete plugins['enum'];
+    await h.kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: stringify(crd) });
     await h.apply(fleetDeployment('broken', { spec: { hardware: { plugins: ['tpu', 'cpu'] } } }));
+    await h.kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', CRD_PATH]);
     const cond = await h.waitFor('InvalidSpec', () => {
       const c = readyCondition(h.slmd('broken'));
       return c?.reason === 'InvalidSpec' ? c : undefined;

@@ -20,6 +20,7 @@ describe('parseOperatorArgs', () => {
       resyncPeriodMs: 600_000,
       logFormat: 'json',
       identity: 'host_42',
+      scrapeLimits: { maxBytes: 4 * 1024 * 1024, connectTimeoutMs: 5000, stallTimeoutMs: 5000 },
     });
   });
 
@@ -40,6 +41,7 @@ describe('parseOperatorArgs', () => {
     expect(parseOperatorArgs(['--leader-elect', 'false'], {}, d).leaderElect).toBe(false);
     expect(parseOperatorArgs(['--leader-elect'], {}, d).leaderElect).toBe(true);
     expect(parseOperatorArgs(['--namespace', 'all'], {}, d).namespace).toBeUndefined();
+    expect(parseOperatorArgs(['--scrape-max-bytes', '512Ki', '--scrape-timeout', '2s', '--scrape-stall-timeout', '1500ms'], {}, d).scrapeLimits).toEqual({ maxBytes: 524_288, connectTimeoutMs: 2000, stallTimeoutMs: 1500 });
   });
 
   it('rejects bad values naming the flag', () => {
@@ -50,6 +52,9 @@ describe('parseOperatorArgs', () => {
     expect(() => parseOperatorArgs(['--leader-elect=maybe'], {}, d)).toThrow(/--leader-elect/);
     expect(() => parseOperatorArgs(['--leader-elect-retry-period', '20s'], {}, d)).toThrow(/retry period < renew deadline < lease duration/);
     expect(() => parseOperatorArgs(['--bogus'], {}, d)).toThrow();
+    expect(() => parseOperatorArgs(['--scrape-max-bytes', '4MB'], {}, d)).toThrow(/--scrape-max-bytes/);
+    expect(() => parseOperatorArgs(['--scrape-max-bytes', '0'], {}, d)).toThrow(/--scrape-max-bytes/);
+    expect(() => parseOperatorArgs(['--scrape-stall-timeout', 'never'], {}, d)).toThrow(/--scrape-stall-timeout/);
   });
 
   it('parses bind addresses and durations', () => {

@@ -4,7 +4,7 @@
  * HTTP client. Shared by the runtime e2e suites and the rollout e2e suites.
  */
 import { join } from 'node:path';
-import { createKubeClient, loadKubeConfig, type KubeObject } from '@slmops/kube';
+import { createKubeClient, loadKubeConfig, type KubeClient, type KubeObject } from '@slmops/kube';
 import { type Emulator, type ResourceRef, Simulator, type SimulatorOptions, type FleetOptions, startEmulator, resources } from '@slmops/kube-emulator';
 import { type ToolResult, type RunOptions, ensureKubeTools, kubectlFor } from '@slmops/kube-emulator/testing';
 import { createRegistry } from '@slmops/metrics';
@@ -45,9 +45,13 @@ export interface OperatorReplicaOptions {
   planReconcile?: PlanReconcileFn;
   scrapeTargets?: ScrapeTargetsFn;
   scrape?: OperatorDeps['scrape'];
+  /** Limits of the default scrape (what --scrape-max-bytes, --scrape-timeout and --scrape-stall-timeout set). */
+  scrapeLimits?: OperatorDeps['scrapeLimits'];
   /** Log to stderr (for debugging a test). */
   verbose?: boolean;
   sidecarImage?: string;
+  /** Wraps the replica's client (to observe or delay its requests and watch events in a test). */
+  wrapClient?: (client: KubeClient) => KubeClient;
 }
 
 export interface OperatorReplica {
@@ -132,7 +136,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async startOperator(o = {}) {
       const identity = o.identity ?? `replica-${++n}`;
       const userAgent = `slmops-operator/test (${identity})`;
-      const client = createKubeClient({ kubeConfig: loadKubeConfig({ kubeconfig: emu.kubeconfigPath, env: {} }), userAgent });
+      const real = createKubeClient({ kubeConfig: loadKubeConfig({ kubeconfig: emu.kubeconfigPath, env: {} }), userAgent });
+      const client = o.wrapClient ? o.wrapClient(real) : real;
       const registry = createRegistry({ defaultMetrics: false });
       const logger: Logger = o.verbose ? createLogger(process.stderr, { base: { identity } }) : silentLogger;
       const le = o.leaderElection;
@@ -147,6 +152,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         backoff: { baseMs: 20, maxMs: 2000 },
         ...(o.namespace ? { namespace: o.namespace } : {}),
         ...(o.scrape ? { scrape: o.scrape } : {}),
+        ...(o.scrapeLimits ? { scrapeLimits: o.scrapeLimits } : {}),
         ...(o.maxConcurrentReconciles ? { maxConcurrentReconciles: o.maxConcurrentReconciles } : {}),
         ...(o.resyncPeriodMs ? { resyncPeriodMs: o.resyncPeriodMs } : {}),
         ...(le

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DOWNLOAD_LIMITS, type OutboundLimits, parseByteSize, parseDurationMs } from '@slmops/metrics';
 
 /** Everything the sidecar needs to start, parsed once from flags (and env defaults) in the composition root. */
 export interface SidecarConfig {
@@ -27,6 +28,16 @@ export interface SidecarConfig {
   streamIntervalMs: number;
   /** How long in-flight requests may run after SIGTERM. */
   graceMs: number;
+  /** Longest prompt text, in UTF-8 bytes, accepted before any tokenization (`--max-prompt-bytes`, default 256Ki). */
+  maxPromptBytes?: number;
+  /** `metadata`: one JSON log line per finished request with sizes, timings and codes, never text (`--request-logging`). */
+  requestLogging?: RequestLogging;
+  /** Most bytes of free KV-cache buffers the engine keeps for reuse (`--kv-pool-max-bytes`, default 64Mi). */
+  kvPoolMaxBytes?: number;
+  /** false: ONNX Runtime's CPU memory arena off (`--cpu-mem-arena off`; default on). */
+  cpuMemArena?: boolean;
+  /** Byte cap, connect and stall timeouts of a model download (--download-max-bytes, --download-connect-timeout, --download-stall-timeout); default DOWNLOAD_LIMITS. */
+  downloadLimits?: OutboundLimits;
 }
 
 export class ConfigError extends Error {
@@ -40,10 +51,21 @@ const int = (flag: string, v: string | undefined, def: number, min: number, max 
   return n;
 };
 
+/** Runs a shared limit parser, turning its error (which names the flag) into a ConfigError. */
+const limit = (parse: () => number): number => {
+  try {
+    return parse();
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+};
+
 export const SIDECAR_USAGE =
   'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
   '[--cache-dir dir] [--precision int8,fp16,fp32] [--plugin cpu|nvidia|jetson|intel|amd|qualcomm] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
-  '[--max-queue 64] [--default-max-tokens 256] [--threads n] [--stream-interval 5ms] [--grace-period 30s]';
+  '[--max-queue 64] [--default-max-tokens 256] [--threads n] [--stream-interval 5ms] [--grace-period 30s] ' +
+  '[--download-connect-timeout 30s] [--download-stall-timeout 60s] [--download-max-bytes 64Gi] ' +
+  '[--max-prompt-bytes 256Ki] [--request-logging none|metadata] [--kv-pool-max-bytes 64Mi] [--cpu-mem-arena on|off]';
 
 /** Parses sidecar flags; env supplies defaults only for SLMOPS_MODEL, SLMOPS_MODEL_DIGEST and SLMOPS_CACHE_DIR. */
 export function parseSidecarArgs(argv: string[], env: Record<string, string | undefined> = {}): SidecarConfig {
@@ -67,6 +89,13 @@ export function parseSidecarArgs(argv: string[], env: Record<string, string | un
       threads: { type: 'string' },
       'stream-interval': { type: 'string' },
       'grace-period': { type: 'string' },
+      'download-connect-timeout': { type: 'string' },
+      'download-stall-timeout': { type: 'string' },
+      'download-max-bytes': { type: 'string' },
+      'max-prompt-bytes': { type: 'string' },
+      'request-logging': { type: 'string' },
+      'kv-pool-max-bytes': { type: 'string' },
+      'cpu-mem-arena': { type: 'string' },
     },
   });
   const model = values.model ?? env['SLMOPS_MODEL'];
@@ -87,7 +116,25 @@ export function parseSidecarArgs(argv: string[], env: Record<string, string | un
     defaultMaxTokens: int('default-max-tokens', values['default-max-tokens'], 256, 1),
     streamIntervalMs: parseDuration(values['stream-interval'] ?? DEFAULT_STREAM_INTERVAL, 'stream-interval'),
     graceMs: parseDuration(values['grace-period'] ?? '30s', 'grace-period'),
+    downloadLimits: {
+      maxBytes: limit(() => (values['download-max-bytes'] === undefined ? DOWNLOAD_LIMITS.maxBytes : parseByteSize('download-max-bytes', values['download-max-bytes']))),
+      connectTimeoutMs: limit(() => (values['download-connect-timeout'] === undefined ? DOWNLOAD_LIMITS.connectTimeoutMs : parseDurationMs('download-connect-timeout', values['download-connect-timeout']))),
+      stallTimeoutMs: limit(() => (values['download-stall-timeout'] === undefined ? DOWNLOAD_LIMITS.stallTimeoutMs : parseDurationMs('download-stall-timeout', values['download-stall-timeout']))),
+    },
   };
+  if (values['max-prompt-bytes'] !== undefined) cfg.maxPromptBytes = limit(() => parseByteSize('max-prompt-bytes', values['max-prompt-bytes']!));
+  // Case-insensitive, so the SLMDeployment's spelling (Metadata) works as well.
+  const logging = values['request-logging']?.toLowerCase();
+  if (logging !== undefined) {
+    if (!(REQUEST_LOGGING as readonly string[]).includes(logging)) throw new ConfigError(`--request-logging: expected none or metadata, got "${logging}"`);
+    cfg.requestLogging = logging as RequestLogging;
+  }
+  if (values['kv-pool-max-bytes'] !== undefined) cfg.kvPoolMaxBytes = limit(() => parseByteSize('kv-pool-max-bytes', values['kv-pool-max-bytes']!));
+  const arena = values['cpu-mem-arena'];
+  if (arena !== undefined) {
+    if (arena !== 'on' && arena !== 'off') throw new ConfigError(`--cpu-mem-arena: expected on or off, got "${arena}"`);
+    cfg.cpuMemArena = arena === 'on';
+  }
   const digest = values.digest ?? env['SLMOPS_MODEL_DIGEST'];
   if (digest) cfg.digest = digest;
   if (precisions) cfg.precisions = precisions as Precision[];
@@ -110,6 +157,9 @@ export function parseDuration(s: string, flag = 'grace-period'): number {
   const n = Number(m[1]);
   return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
 }
+
+const REQUEST_LOGGING = ['none', 'metadata'] as const;
+export type RequestLogging = (typeof REQUEST_LOGGING)[number];
 
 const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const;
 export type Precision = (typeof PRECISIONS)[number];

@@ -30,7 +30,8 @@ export function productionDeps(logger: Logger, plugins: HardwarePlugin[] = known
   const availableProviders = listSupportedBackends().map((b) => b.name);
   return {
     logger,
-    loadModel: (path, opts) => loadModel(path, { cacheDir: opts.cacheDir }),
+    // Checks slm.json against the pinned digest and every file against slm.json before each load.
+    loadModel: (path, opts) => loadModel(path, opts),
     // The engine computes on a worker thread, so gRPC and HTTP work overlaps decode steps (ADR 0007).
     createEngine: (model, { streamIntervalMs, ...opts }) =>
       createThreadedEngine(model as Parameters<typeof createThreadedEngine>[0], { ...(opts as ThreadedEngineOptions), relayIntervalMs: streamIntervalMs }),
@@ -46,8 +47,10 @@ export function startSidecar(config: SidecarConfig, logger: Logger): Promise<Sid
 
 /**
  * Runs until SIGTERM/SIGINT: then drains (health NOT_SERVING, in-flight streams finish within the grace
- * period) and resolves 0. Resolves 1 when the servers cannot start or the model cannot load. `--help`/`-h`
- * prints usage on stdout and resolves 0.
+ * period) and resolves 0. A further signal during the drain is logged and changes nothing: the drain stays bounded
+ * by the grace period (Ctrl-C reaches `slmops serve` and this process both, and kubelets may repeat SIGTERM).
+ * Resolves 1 when the servers cannot start or the model cannot load. `--help`/`-h` prints usage on stdout and
+ * resolves 0.
  */
 export async function runSidecarMain(
   argv: string[],
@@ -67,13 +70,22 @@ export async function runSidecarMain(
   io.stdout.write(`${announce(sidecar)}\n`);
   return new Promise<number>((resolve) => {
     let failed = false;
-    const stop = () => {
-      signals.off('SIGTERM', stop);
-      signals.off('SIGINT', stop);
-      void sidecar.shutdown().then(() => resolve(failed ? 1 : 0));
+    let draining = false;
+    const stop = (signal?: string) => {
+      if (draining) {
+        if (signal) logger.warn('signal received while draining; the drain goes on, bounded by the grace period', { signal, graceMs: config.graceMs });
+        return;
+      }
+      draining = true;
+      if (signal) logger.info('signal received; draining', { signal });
+      // The handlers stay until the drain is over: without one, a second signal would kill the process mid-drain.
+      void sidecar.shutdown().then(() => {
+        for (const [s, h] of handlers) signals.off(s, h);
+        resolve(failed ? 1 : 0);
+      });
     };
-    signals.on('SIGTERM', stop);
-    signals.on('SIGINT', stop);
+    const handlers = (['SIGTERM', 'SIGINT'] as const).map((s) => [s, () => stop(s)] as const);
+    for (const [s, h] of handlers) signals.on(s, h);
     sidecar.ready.catch(() => {
       failed = true;
       stop();

@@ -1,15 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
+import { DOWNLOAD_LIMITS, OutboundError, type OutboundLimits, openOutbound, redactUrl } from '@slmops/metrics';
 
-/** A model source that could not be used; the message names the source and never loads a mismatch. */
+/** A model source that could not be used; the message names the source (redacted) and never loads a mismatch. */
 export class ModelSourceError extends Error {
   override name = 'ModelSourceError';
+  /** A download failure that may pass (timeout, stall, network, HTTP 408/429/5xx): worth another try. */
+  readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options?.retryable ?? false;
+  }
 }
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
@@ -21,31 +27,46 @@ export function parseDigest(d: string, field = '--digest'): string {
   return m[1]!;
 }
 
-export const isUrl = (s: string) => /^(https?|file):\/\//i.test(s);
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
+/** Anything with a URL scheme (`https://`, `file://`, `oci://`…); only http(s) and file are served. */
+export const isUrl = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+const isHttp = (s: string) => /^https?:\/\//i.test(s);
 
 export interface ResolvedSource {
   /** A local folder or .slm.tar to hand to loadModel. */
   path: string;
-  /** sha256:<hex> of the tar file, or of slm.json for a folder (slm.json pins every file's sha256). */
-  digest: string;
-  /** The source was a URL and came from (or went into) the cache. */
+  /** The pinned package digest (sha256:<hex> of slm.json) when --digest was given. */
+  digest?: string;
+  /** The source as it may appear in messages (URLs redacted). */
+  shown: string;
+  /** The path is a download in the cache (named by the pinned digest); discard it when it fails verification. */
   cached: boolean;
+  /** sha256:<hex> of the archive, when it was downloaded just now (not reused from the cache). */
+  archiveDigest?: string;
+}
+
+/** How long to wait between download attempts: exponential from `initialMs`, capped at `maxMs`. */
+export interface RetryPolicy {
+  initialMs: number;
+  maxMs: number;
+}
+
+export const DOWNLOAD_RETRY: Readonly<RetryPolicy> = Object.freeze({ initialMs: 1_000, maxMs: 60_000 });
+
+/** Delay before retry number `attempt` (1-based): initialMs·2^(attempt-1), capped, times a jitter in [0.5, 1) so a fleet does not retry in step. */
+export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(base * (0.5 + random() / 2));
 }
 
 export interface ResolveOptions {
   /** Where downloaded packages are kept, named by digest. */
   cacheDir: string;
-  /** Required for URLs; checked for local sources when given. */
+  /** The pinned package digest; required for http(s) URLs (loadModel checks it for every source). */
   digest?: string;
   cwd?: string;
-  fetch?: typeof globalThis.fetch;
   signal?: AbortSignal;
+  /** Byte cap, connect and stall timeouts of a download (default DOWNLOAD_LIMITS). */
+  limits?: OutboundLimits;
   /** Download progress, first after 1 s and then at most once a second (small downloads report nothing). */
   onProgress?: (p: DownloadProgress) => void;
   now?: () => number;
@@ -53,7 +74,7 @@ export interface ResolveOptions {
 
 export interface DownloadProgress {
   bytes: number;
-  /** From Content-Length (or the file's size), when known. */
+  /** From Content-Length, when known. */
   totalBytes?: number;
 }
 
@@ -68,81 +89,122 @@ export function throttledProgress(report: (p: DownloadProgress) => void, now: ()
   };
 }
 
+/** Shown form of `--model` for messages: URLs redacted, paths as given. */
+export const shownSource = (source: string): string => (isUrl(source) ? redactUrl(source) : source);
+
 /**
- * Resolves `--model` (folder, .slm.tar, or http(s)/file URL) to a verified local path. URLs need a digest
- * and are downloaded atomically: into a temp file in the cache dir while hashing, verified, then renamed.
+ * Resolves `--model` (folder, .slm.tar, http(s) or file URL) to a local path for loadModel, which checks the package
+ * against the pinned digest before each load. An http(s) URL needs the digest and is downloaded atomically within
+ * `limits` (temp file in the cache dir, renamed to `sha256-<digest>.slm.tar`); a cached download is reused.
+ * `file://` is read in place (without a digest, the package is checked against its own slm.json only).
  */
 export async function resolveModelSource(source: string, opts: ResolveOptions): Promise<ResolvedSource> {
   const want = opts.digest !== undefined ? parseDigest(opts.digest) : undefined;
-  if (isUrl(source)) {
-    if (!want) throw new ModelSourceError(`--digest is required for a model URL (${redactUrl(source)})`);
+  const shown = shownSource(source);
+  const pinned = want ? { digest: `sha256:${want}` } : {};
+  if (isHttp(source)) {
+    if (!want) throw new ModelSourceError(`--digest is required for a model URL (${shown})`);
     await mkdir(opts.cacheDir, { recursive: true });
     const final = join(opts.cacheDir, `sha256-${want}.slm.tar`);
-    if (await exists(final)) {
-      // Renamed only after verification, but re-hash anyway: a cache volume can be tampered with or truncated.
-      const have = await sha256File(final);
-      if (have === want) return { path: final, digest: `sha256:${want}`, cached: true };
-      await rm(final, { force: true });
-    }
-    const tmp = join(opts.cacheDir, `.download-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      const { body, totalBytes } = await openUrl(source, opts);
-      const h = createHash('sha256');
-      const progress = opts.onProgress ? throttledProgress(opts.onProgress, opts.now ?? Date.now) : undefined;
-      let bytes = 0;
-      const tee = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          h.update(chunk);
-          bytes += chunk.length;
-          progress?.(totalBytes !== undefined ? { bytes, totalBytes } : { bytes });
-          cb(null, chunk);
-        },
-      });
-      const out = createWriteStream(tmp, { flags: 'wx' });
-      await (opts.signal ? pipeline(body, tee, out, { signal: opts.signal }) : pipeline(body, tee, out));
-      const have = h.digest('hex');
-      if (have !== want) {
-        throw new ModelSourceError(`digest mismatch for ${redactUrl(source)}: expected sha256:${want}, got sha256:${have}; the model was not loaded`);
-      }
-      await rename(tmp, final);
-      return { path: final, digest: `sha256:${want}`, cached: true };
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    if (await exists(final)) return { path: final, ...pinned, shown, cached: true };
+    const archive = await download(source, final, opts);
+    return { path: final, ...pinned, shown, cached: true, archiveDigest: archive };
   }
-  const path = resolve(opts.cwd ?? process.cwd(), source);
+  let local: string;
+  if (isUrl(source)) {
+    if (!/^file:\/\//i.test(source)) throw new ModelSourceError(`--model: unsupported scheme in ${shown}; expected a folder, a .slm.tar, an http(s):// or a file:// URL`);
+    try {
+      local = fileURLToPath(source);
+    } catch (e) {
+      throw new ModelSourceError(`--model: ${shown}: ${(e as Error).message}`);
+    }
+  } else local = resolve(opts.cwd ?? process.cwd(), source);
   let st;
   try {
-    st = await stat(path);
+    st = await stat(local);
   } catch {
-    throw new ModelSourceError(`--model: ${source}: no such file or directory`);
+    throw new ModelSourceError(`--model: ${shown}: no such file or directory`);
   }
-  let have: string;
-  if (st.isDirectory()) {
-    let manifest: Buffer;
-    try {
-      manifest = await readFile(join(path, 'slm.json'));
-    } catch {
-      // Not an SLM package (e.g. an onnxruntime-genai folder): nothing pins its files, so no digest to check.
-      if (want) throw new ModelSourceError(`--digest: ${source} has no slm.json to verify a digest against`);
-      return { path, digest: '', cached: false };
-    }
-    have = createHash('sha256').update(manifest).digest('hex');
-  } else have = await sha256File(path);
-  if (want && have !== want) throw new ModelSourceError(`digest mismatch for ${source}: expected sha256:${want}, got sha256:${have}; the model was not loaded`);
-  return { path, digest: `sha256:${have}`, cached: false };
+  // A folder that is not an SLM package (e.g. onnxruntime-genai) has nothing that pins its files.
+  if (want && st.isDirectory() && !(await exists(join(local, 'slm.json')))) throw new ModelSourceError(`--digest: ${shown} has no slm.json to verify a digest against`);
+  return { path: local, ...pinned, shown, cached: false };
 }
 
-async function openUrl(source: string, opts: ResolveOptions): Promise<{ body: Readable; totalBytes?: number }> {
-  if (source.toLowerCase().startsWith('file://')) {
-    const p = fileURLToPath(source);
-    if (!(await exists(p))) throw new ModelSourceError(`--model: ${source}: no such file`);
-    return { body: createReadStream(p), totalBytes: (await stat(p)).size };
+const TEMP = /^\.download-(\d+)-[0-9a-f]+\.tmp$/;
+/** Temp files this process is writing now (the only ones with its pid that are not stale). */
+const ownDownloads = new Set<string>();
+
+/** Streams `url` into a temp file beside `final` while hashing, then renames it; returns the archive's sha256:<hex>. */
+async function download(url: string, final: string, opts: ResolveOptions): Promise<string> {
+  const shown = redactUrl(url);
+  const limits = opts.limits ?? DOWNLOAD_LIMITS;
+  const tmp = join(opts.cacheDir, `.download-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  ownDownloads.add(tmp);
+  try {
+    const res = await openOutbound(url, limits, { maxRedirects: 5, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const h = createHash('sha256');
+    const progress = opts.onProgress ? throttledProgress(opts.onProgress, opts.now ?? Date.now) : undefined;
+    const totalBytes = res.contentLength;
+    let bytes = 0;
+    const tee = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        h.update(chunk);
+        bytes += chunk.length;
+        progress?.(totalBytes !== undefined ? { bytes, totalBytes } : { bytes });
+        cb(null, chunk);
+      },
+    });
+    await pipeline(res.body, tee, createWriteStream(tmp, { flags: 'wx' }));
+    if (totalBytes !== undefined && bytes !== totalBytes) {
+      throw new ModelSourceError(`model download failed: GET ${shown}: got ${bytes} of ${totalBytes} bytes`, { retryable: true });
+    }
+    await rename(tmp, final);
+    return `sha256:${h.digest('hex')}`;
+  } catch (e) {
+    if (e instanceof ModelSourceError) throw e;
+    if (e instanceof OutboundError) throw new ModelSourceError(`model download failed: ${e.message}`, { cause: e, retryable: retryable(e) });
+    // A local write failure (disk full, cache dir not writable): name the file, not the URL's secrets.
+    throw new ModelSourceError(`model download failed: GET ${shown}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    ownDownloads.delete(tmp);
+    await rm(tmp, { force: true });
   }
-  const res = await (opts.fetch ?? fetch)(source, opts.signal ? { signal: opts.signal } : {});
-  if (!res.ok || !res.body) throw new ModelSourceError(`--model: GET ${redactUrl(source)} answered HTTP ${res.status}`);
-  const length = Number(res.headers.get('content-length') ?? NaN);
-  return { body: Readable.fromWeb(res.body as WebReadableStream), ...(Number.isSafeInteger(length) && length >= 0 ? { totalBytes: length } : {}) };
+}
+
+const retryable = (e: OutboundError): boolean =>
+  e.kind === 'connect-timeout' || e.kind === 'stall' || e.kind === 'network' || (e.kind === 'http-status' && (e.status === 408 || e.status === 429 || (e.status ?? 0) >= 500));
+
+/**
+ * Removes `.download-*` temp files left by a process that ended mid-download (killed, crashed): those whose
+ * process is gone, or that carry this process's pid but are not being written by it. Returns the names removed.
+ */
+export async function removeStaleDownloads(cacheDir: string, isAlive: (pid: number) => boolean = pidAlive): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(cacheDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const path = join(cacheDir, name);
+    if (pid === process.pid ? ownDownloads.has(path) : isAlive(pid)) continue;
+    await rm(path, { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -151,18 +213,5 @@ async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Drops credentials and query strings (signed URLs) before a URL reaches a message or log. */
-export function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    return url.toString();
-  } catch {
-    return '<invalid url>';
   }
 }

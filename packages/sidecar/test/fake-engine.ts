@@ -35,7 +35,7 @@ const EOS = 2;
 const nextId = (seq: Seq) => 3 + ((seq.ids.reduce((a, b) => a * 31 + b, 7) + seq.produced * 13) >>> 0) % 26;
 const textOf = (id: number) => String.fromCharCode(97 + (id - 3));
 
-export function createFakeEngine(opts: FakeEngineOptions = {}): Engine & { steps: number } {
+export function createFakeEngine(opts: FakeEngineOptions = {}): Engine & { steps: number; tokenize(text: string): number[] } {
   const contextLength = opts.contextLength ?? 128;
   const vocabSize = opts.vocabSize ?? 32;
   const maxBatchSize = opts.maxBatchSize ?? 8;
@@ -79,6 +79,9 @@ export function createFakeEngine(opts: FakeEngineOptions = {}): Engine & { steps
       return { running: running.length, waiting: waiting.length, kvCacheUsage: used / (maxBatchSize * contextLength) };
     },
     tokenize(text: string) {
+      return engine.model.tokenizer.encode(text);
+    },
+    async tokenizeAsync(text: string) {
       return engine.model.tokenizer.encode(text);
     },
     generate(req: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerationEvent> {

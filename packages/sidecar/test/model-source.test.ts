@@ -1,5 +1,4 @@
 /** Model loading from folder, .slm.tar and URLs with a required digest, atomically into the cache. */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +23,8 @@ beforeAll(async () => {
   model = await convertStories();
   server = createServer((req, res) => {
     hits++;
-    if (req.url?.split('?')[0] === '/m.slm.tar') res.writeHead(200).end(readFileSync(model.tar));
+    const tar = readFileSync(model.tar);
+    if (req.url?.split('?')[0] === '/m.slm.tar') res.writeHead(200, { 'content-length': String(tar.length) }).end(tar);
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -43,29 +43,29 @@ describe('resolveModelSource', () => {
     expect(() => parseDigest('md5:abc')).toThrow(/--digest: expected sha256:<64 hex digits>/);
   });
 
-  it('verifies a folder (sha256 of slm.json) and a .slm.tar against --digest', async () => {
-    const folderDigest = `sha256:${createHash('sha256').update(readFileSync(join(model.dir, 'slm.json'))).digest('hex')}`;
-    expect(await resolveModelSource(model.dir, { cacheDir: '/unused' })).toEqual({ path: model.dir, digest: folderDigest, cached: false });
-    expect((await resolveModelSource(model.dir, { cacheDir: '/unused', digest: folderDigest })).digest).toBe(folderDigest);
-    await expect(resolveModelSource(model.dir, { cacheDir: '/unused', digest: wrong })).rejects.toThrow(/digest mismatch .* expected sha256:0{64}, got sha256:[0-9a-f]{64}; the model was not loaded/);
-    expect((await resolveModelSource(model.tar, { cacheDir: '/unused', digest: model.tarDigest })).digest).toBe(model.tarDigest);
-    await expect(resolveModelSource(model.tar, { cacheDir: '/unused', digest: wrong })).rejects.toBeInstanceOf(ModelSourceError);
+  it('resolves a folder, a .slm.tar and a file:// URL in place, normalising the pinned digest', async () => {
+    const upper = `SHA256:${model.tarDigest.slice(7).toUpperCase()}`;
+    expect(await resolveModelSource(model.dir, { cacheDir: '/unused' })).toEqual({ path: model.dir, shown: model.dir, cached: false });
+    expect(await resolveModelSource(model.tar, { cacheDir: '/unused', digest: upper })).toEqual({ path: model.tar, digest: model.tarDigest, shown: model.tar, cached: false });
+    const url = pathToFileURL(model.dir).href;
+    expect(await resolveModelSource(url, { cacheDir: '/unused' })).toEqual({ path: model.dir, shown: url, cached: false });
     await expect(resolveModelSource('/no/such/model', { cacheDir: '/unused' })).rejects.toThrow('--model: /no/such/model: no such file or directory');
+    await expect(resolveModelSource(model.root, { cacheDir: '/unused', digest: wrong })).rejects.toThrow(`--digest: ${model.root} has no slm.json to verify a digest against`);
+    await expect(resolveModelSource(model.dir, { cacheDir: '/unused', digest: 'md5:1' })).rejects.toBeInstanceOf(ModelSourceError);
   });
 
-  it('downloads a URL into the cache atomically, verifies it, and reuses it', async () => {
+  it('downloads a URL into the cache atomically under its pinned digest, and reuses it', async () => {
     const cacheDir = freshCache();
     try {
       await expect(resolveModelSource(`${base}/m.slm.tar`, { cacheDir })).rejects.toThrow(/--digest is required for a model URL/);
       hits = 0;
       const r = await resolveModelSource(`${base}/m.slm.tar?token=secret`, { cacheDir, digest: model.tarDigest });
-      expect(r.path).toBe(join(cacheDir, `sha256-${model.tarDigest.slice(7)}.slm.tar`));
+      expect(r).toEqual({ path: join(cacheDir, `sha256-${model.tarDigest.slice(7)}.slm.tar`), digest: model.tarDigest, shown: `${base}/m.slm.tar`, cached: true, archiveDigest: model.tarDigest });
       expect(readdirSync(cacheDir)).toEqual([`sha256-${model.tarDigest.slice(7)}.slm.tar`]);
-      await resolveModelSource(`${base}/m.slm.tar`, { cacheDir, digest: model.tarDigest });
+      const again = await resolveModelSource(`${base}/m.slm.tar`, { cacheDir, digest: model.tarDigest });
+      expect(again.archiveDigest).toBeUndefined();
       expect(hits).toBe(1);
-      const f = await resolveModelSource(pathToFileURL(model.tar).href, { cacheDir: freshCache(), digest: model.tarDigest });
-      expect(f.digest).toBe(model.tarDigest);
-      await expect(resolveModelSource(`${base}/missing.tar`, { cacheDir, digest: wrong })).rejects.toThrow(/answered HTTP 404/);
+      await expect(resolveModelSource(`${base}/missing.tar`, { cacheDir, digest: wrong })).rejects.toThrow(`model download failed: GET ${base}/missing.tar: HTTP 404`);
     } finally {
       rmSync(cacheDir, { recursive: true, force: true });
     }
@@ -79,7 +79,7 @@ describe('resolveModelSource', () => {
     const seen: DownloadProgress[] = [];
     const cacheDir = freshCache();
     try {
-      await resolveModelSource(pathToFileURL(model.tar).href, { cacheDir, digest: model.tarDigest, onProgress: (p) => seen.push(p), now });
+      await resolveModelSource(`${base}/m.slm.tar`, { cacheDir, digest: model.tarDigest, onProgress: (p) => seen.push(p), now });
       expect(seen.length).toBeGreaterThan(1);
       for (const p of seen) expect(p.totalBytes).toBe(size);
       const bytes = seen.map((p) => p.bytes);
@@ -107,19 +107,21 @@ describe('resolveModelSource', () => {
 
   it('never keeps or loads a download whose digest does not match, and says so', async () => {
     const cacheDir = freshCache();
+    const h = await startHarness(baseConfig({ model: `${base}/m.slm.tar?sig=hidden`, digest: wrong, cacheDir }), productionDeps(createJsonLogger(new PassThrough())));
     try {
-      const err = await resolveModelSource(`${base}/m.slm.tar?sig=hidden`, { cacheDir, digest: wrong }).catch((e: Error) => e);
-      expect((err as Error).message).toMatch(new RegExp(`digest mismatch for ${base}/m.slm.tar: expected sha256:0{64}, got ${model.tarDigest}; the model was not loaded`));
-      expect((err as Error).message).not.toContain('hidden');
-      expect(readdirSync(cacheDir)).toEqual([]);
+      const err = (await h.sidecar.ready.catch((e: Error) => e)) as Error;
+      expect(err.message).toMatch(new RegExp(`^${base}/m.slm.tar: .*digest mismatch: pinned sha256:0{64}.*; the model was not loaded$`));
+      expect(err.message).not.toContain('hidden');
+      expect(readdirSync(cacheDir).filter((n) => n.endsWith('.tar') || n.endsWith('.tmp'))).toEqual([]);
     } finally {
+      await h.close();
       rmSync(cacheDir, { recursive: true, force: true });
     }
   });
 });
 
 describe('sidecar model loading', () => {
-  it('serves a model fetched from a URL, reporting the tar digest', async () => {
+  it('serves a model fetched from a URL pinned by a tar digest of the old meaning, reporting the pin', async () => {
     const cacheDir = freshCache();
     const h = await startHarness(baseConfig({ model: `${base}/m.slm.tar`, digest: model.tarDigest, cacheDir }), productionDeps(createJsonLogger(new PassThrough())));
     try {
@@ -143,7 +145,7 @@ describe('sidecar model loading', () => {
       await expect(h.sidecar.ready).rejects.toThrow(/digest mismatch/);
       expect((await unary(h.health, 'Check', { service: '' }))['status']).toBe('NOT_SERVING');
       expect(h.sidecar.service.state).toBe('failed');
-      expect(logs).toMatch(/"level":"error","msg":"model load failed","error":"digest mismatch/);
+      expect(logs).toMatch(/"level":"error","msg":"model load failed","error":"[^"]*digest mismatch/);
     } finally {
       await h.close();
     }

@@ -284,7 +284,7 @@ describe('monitoring.*.enabled: auto', () => {
 
 describe('RBAC', () => {
   /**
-   * The API requests the operator's code makes (informers list + watch every kind; children and status are
+   * The API requests the operator's code makes (informers list + watch every kind, a deployment is read by name before a missing child is re-created; children and status are
    * written by server-side apply, i.e. patch; waves delete pods; events are created; the Lease is read, created
    * and renewed). The end-to-end suite checks the requests the running operator really makes.
    */
@@ -297,6 +297,8 @@ describe('RBAC', () => {
     };
     informer('', 'nodes', {});
     informer('slmops.io', 'slmdeployments');
+    // Read by name before a missing child is re-created (a deployment deleted meanwhile gets none back).
+    r.push({ verb: 'get', group: 'slmops.io', resource: 'slmdeployments', ...one });
     r.push({ verb: 'patch', group: 'slmops.io', resource: 'slmdeployments', subresource: 'status', ...one });
     for (const [group, resource] of [['apps', 'daemonsets'], ['apps', 'deployments'], ['', 'services'], ['', 'configmaps'], ['networking.k8s.io', 'networkpolicies'], ['autoscaling', 'horizontalpodautoscalers'], ['policy', 'poddisruptionbudgets']] as const) {
       informer(group, resource);

@@ -45,14 +45,15 @@ const cases: BadValues[] = [
   { kind: 'monitoring switch that is neither boolean nor auto', values: { monitoring: { podMonitor: { enabled: 'always' } } }, message: /at '\/monitoring\/podMonitor\/enabled': 'oneOf' failed/ },
   { kind: 'port out of range', values: { exporter: { port: 70000 } }, message: /at '\/exporter\/port': maximum: got 70,000, want 65,535/ },
   { kind: 'negative node cost', values: { exporter: { nodeCostPerHour: -1 } }, message: /at '\/exporter\/nodeCostPerHour': minimum: got -1, want 0/ },
-  { kind: 'relative model cache dir', values: { exporter: { modelCacheDir: 'models' } }, message: /at '\/exporter\/modelCacheDir': 'models' does not match pattern '\^\/'/ },
+  { kind: 'relative model cache dir', values: { exporter: { modelCacheDir: 'models' } }, message: /at '\/exporter\/modelCacheDir': 'models' does not match pattern '\^\(\// },
   { kind: 'duration without a unit', values: { operator: { resyncPeriod: '10' } }, message: /at '\/operator\/resyncPeriod': '10' does not match pattern/ },
   { kind: 'unknown log format', values: { operator: { logFormat: 'xml' } }, message: /at '\/operator\/logFormat': value must be one of 'json', 'text'/ },
   { kind: 'watch namespace that is not a DNS label', values: { operator: { watchNamespace: 'Edge_Sites' } }, message: /at '\/operator\/watchNamespace': 'Edge_Sites' does not match pattern/ },
   { kind: 'dashboard label value that is a number', values: { monitoring: { grafanaDashboards: { labelValue: 1 } } }, message: /at '\/monitoring\/grafanaDashboards\/labelValue': got number, want string/ },
   { kind: 'API server CIDR without a prefix length', values: { networkPolicies: { apiServerCidrs: ['10.96.0.1'] } }, message: /at '\/networkPolicies\/apiServerCidrs\/0': '10.96.0.1' does not match pattern/ },
   { kind: 'zero reconcile workers', values: { operator: { maxConcurrentReconciles: 0 } }, message: /at '\/operator\/maxConcurrentReconciles': minimum: got 0, want 1/ },
-  { kind: 'extra argument that is not a flag', values: { operator: { extraArgs: ['verbose'] } }, message: /at '\/operator\/extraArgs\/0': 'verbose' does not match pattern '\^--'/ },
+  { kind: 'extra argument that is not a flag', values: { operator: { extraArgs: ['verbose'] } }, message: /at '\/operator\/extraArgs\/0': 'verbose' does not match pattern '\^--/ },
+  { kind: 'no operator replica', values: { operator: { replicas: 0 } }, message: /at '\/operator\/replicas': value must be one of 1, 2/ },
 ];
 
 let helm: string;

@@ -246,7 +246,7 @@ describe('the user journey', () => {
         placement: { mode: 'Replicated', replicas: 2 },
         hardware: { plugins: ['cpu'] },
         autoscaling: { minReplicas: 2, maxReplicas: 4, targetQueueDepth: 4 },
-        // Privacy is part of the revision: Recreate applies a change at once instead of in paused waves.
+        // Privacy is not part of the revision (ADR 0011): its changes apply at once in any strategy.
         rollout: { strategy: 'Recreate' },
       },
     };

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertLlama2cPackage, packPackage } from '@slmops/model';
+import { convertLlama2cPackage, packPackageInfo } from '@slmops/model';
 import { generateRemote } from '@slmops/sidecar';
 import { dashboards, panelExpressions, renderDashboard, substitute } from '../src/index.js';
 import { type Child, EXPORTER_BIN, MODEL_DIR, type Prometheus, SIDECAR_BIN, killChildren, promtool, startNodeProgram, startPrometheus } from '../src/processes.js';
@@ -55,7 +55,7 @@ function startLoad(address: string) {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'slmops-obs-e2e-'));
   await convertLlama2cPackage({ checkpoint: join(MODEL_DIR, 'stories260K.bin'), tokenizer: join(MODEL_DIR, 'tok512.bin'), out: join(dir, 'pkg'), name: 'stories260k', version: '1' });
-  digest = await packPackage(join(dir, 'pkg'), join(dir, 'stories260k.slm.tar'));
+  digest = (await packPackageInfo(join(dir, 'pkg'), join(dir, 'stories260k.slm.tar'))).digest;
   const cache = join(dir, 'cache');
   // cuda first: this machine has no CUDA, so the sidecar really falls back to cpu and counts it.
   sidecar = await startNodeProgram(SIDECAR_BIN, ['--model', join(dir, 'stories260k.slm.tar'), '--cache-dir', cache, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--execution-providers', 'cuda,cpu', '--max-batch-size', '4']);

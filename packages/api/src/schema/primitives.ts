@@ -47,21 +47,34 @@ export const stringMap = (maxProperties = 64) =>
   z.record(z.string().max(317), z.string().max(1024)).meta({ maxProperties });
 
 export const precision = () => z.enum(['fp32', 'fp16', 'int8', 'int4']);
+
+/** Every hardware plugin SLMOps ships, by name: the one list the CRD, the operator and the exporter accept. */
+export const PLUGIN_NAMES = ['nvidia', 'jetson', 'intel', 'amd', 'qualcomm', 'cpu'] as const;
+export type PluginName = (typeof PLUGIN_NAMES)[number];
+export const pluginName = () => z.enum(PLUGIN_NAMES);
 export type Precision = z.infer<ReturnType<typeof precision>>;
 
 export const resourceRequirements = () =>
   z.strictObject({
-    requests: z.record(z.string().max(253), quantity()).meta({ maxProperties: 32 }).optional(),
-    limits: z.record(z.string().max(253), quantity()).meta({ maxProperties: 32 }).optional(),
+    requests: z
+      .record(z.string().max(253), quantity())
+      .meta({ maxProperties: 32 })
+      .optional()
+      .describe('Resources the scheduler reserves, e.g. {cpu: "500m", memory: 512Mi}.'),
+    limits: z
+      .record(z.string().max(253), quantity())
+      .meta({ maxProperties: 32 })
+      .optional()
+      .describe('Most the container may use, e.g. {memory: 1Gi, nvidia.com/gpu: 1}.'),
   });
 
 export const toleration = () =>
   z.strictObject({
-    key: z.string().max(317).optional(),
-    operator: z.enum(['Exists', 'Equal']).optional(),
-    value: z.string().max(1024).optional(),
-    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-    tolerationSeconds: z.int().optional(),
+    key: z.string().max(317).optional().describe('Taint key to tolerate; empty with operator Exists tolerates every taint.'),
+    operator: z.enum(['Exists', 'Equal']).optional().describe('Exists matches any value; Equal (the default) matches value.'),
+    value: z.string().max(1024).optional().describe('Taint value to match with operator Equal.'),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional().describe('Taint effect to match; empty matches every effect.'),
+    tolerationSeconds: z.int().optional().describe('NoExecute only: how long the pod stays bound after the taint appears.'),
   });
 
 export const envVar = () =>
@@ -70,6 +83,7 @@ export const envVar = () =>
       .string()
       .min(1)
       .max(253)
-      .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/),
-    value: z.string().max(4096),
+      .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/)
+      .describe('Environment variable name.'),
+    value: z.string().max(4096).describe('Its value.'),
   });

@@ -6,10 +6,12 @@ import { z } from 'zod';
 import {
   K8S_LIST_MAP_KEYS,
   K8S_LIST_TYPE,
+  PLUGIN_NAMES,
   celRules,
   dnsLabel,
   duration,
   envVar,
+  pluginName,
   precision,
   resourceRequirements,
   stringMap,
@@ -51,7 +53,7 @@ const model = z
       .max(64)
       .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/)
       .describe('Model version; changing it starts a rollout.'),
-    source: modelSource,
+    source: modelSource.describe('Where the package comes from and its digest.'),
     precisions: z
       .array(precision())
       .min(1)
@@ -68,9 +70,11 @@ const placement = z
       .enum(['Fleet', 'Replicated'])
       .default('Fleet')
       .describe('Fleet: one pod per matching node. Replicated: N replicas behind one Service.'),
-    replicas: z.int().min(0).max(10_000).optional().describe('Replicated mode only.'),
-    nodeSelector: stringMap().optional(),
-    tolerations: z.array(toleration()).max(32).optional(),
+    replicas: z.int().min(0).max(10_000).optional().describe('Replicated mode only: how many replicas (autoscaling, when set, drives it).'),
+    nodeSelector: stringMap()
+      .optional()
+      .describe('Only nodes with all these labels, e.g. {kubernetes.io/os: linux}; the plugin adds its own (e.g. kubernetes.io/arch).'),
+    tolerations: z.array(toleration()).max(32).optional().describe('Taints the pods tolerate besides those the plugin adds (e.g. nvidia.com/gpu).'),
   })
   .meta(
     celRules({
@@ -82,45 +86,48 @@ const placement = z
   );
 
 const hardwareOverride = z.strictObject({
-  match: z.strictObject({
-    labels: stringMap(32).meta({ minProperties: 1 }).describe('Node labels that select this node class.'),
-  }),
-  resources: resourceRequirements().optional(),
+  match: z
+    .strictObject({
+      labels: stringMap(32).meta({ minProperties: 1 }).describe('Node labels that select this node class.'),
+    })
+    .describe('Which nodes the override applies to.'),
+  resources: resourceRequirements().optional().describe("The sidecar's resources on these nodes, instead of the plugin's."),
   env: z
     .array(envVar())
     .max(64)
     .optional()
-    .meta({ [K8S_LIST_TYPE]: 'map', [K8S_LIST_MAP_KEYS]: ['name'] }),
-  threads: z.int().min(1).max(1024).optional(),
-  precision: precision().optional(),
+    .meta({ [K8S_LIST_TYPE]: 'map', [K8S_LIST_MAP_KEYS]: ['name'] })
+    .describe('Extra environment variables of the sidecar on these nodes.'),
+  threads: z.int().min(1).max(1024).optional().describe('ONNX Runtime intra-op threads on these nodes.'),
+  precision: precision().optional().describe('The variant to serve on these nodes (must be in model.precisions).'),
 });
 
 const hardware = z.strictObject({
   plugins: z
-    .array(dnsLabel())
+    .array(pluginName())
     .min(1)
     .max(16)
     .default(['cpu'])
     .meta({ [K8S_LIST_TYPE]: 'set' })
-    .describe('Hardware plugins in preference order; cpu is always the last fallback.'),
+    .describe(`Hardware plugins in preference order, from ${PLUGIN_NAMES.join(', ')}; cpu is always the last fallback.`),
   overrides: z.array(hardwareOverride).max(32).optional().describe('Blueprints per node class, first match wins.'),
 });
 
 const generationDefaults = z.strictObject({
-  temperature: z.number().min(0).max(2).default(0.8),
-  topP: z.number().min(0).max(1).default(0.95),
-  topK: z.int().min(0).max(100_000).default(0),
-  repetitionPenalty: z.number().min(0.5).max(2).default(1),
+  temperature: z.number().min(0).max(2).default(0.8).describe('Sampling temperature; 0 is greedy.'),
+  topP: z.number().min(0).max(1).default(0.95).describe('Nucleus sampling: the smallest set of tokens whose probability reaches topP; 1 is off.'),
+  topK: z.int().min(0).max(100_000).default(0).describe('Sample from the topK most likely tokens; 0 is off.'),
+  repetitionPenalty: z.number().min(0.5).max(2).default(1).describe('Divides the logits of tokens already generated; 1 is off.'),
 });
 
 const serving = z
   .strictObject({
-    port: z.int().min(1).max(65_535).default(50_051),
-    metricsPort: z.int().min(1).max(65_535).default(9464),
-    maxBatchSize: z.int().min(1).max(256).default(8),
-    maxQueue: z.int().min(0).max(100_000).default(64),
-    maxTokens: z.int().min(1).max(1_048_576).default(256),
-    contextLength: z.int().min(1).max(1_048_576).optional().describe('Defaults to the model package.'),
+    port: z.int().min(1).max(65_535).default(50_051).describe("The sidecar's gRPC port (slmops.inference.v1, KServe v2, health)."),
+    metricsPort: z.int().min(1).max(65_535).default(9464).describe("The sidecar's HTTP port: /metrics and the OpenAI-compatible API."),
+    maxBatchSize: z.int().min(1).max(256).default(8).describe('Requests decoded together (continuous batching).'),
+    maxQueue: z.int().min(0).max(100_000).default(64).describe('Requests waiting for a batch slot; more are refused with RESOURCE_EXHAUSTED.'),
+    maxTokens: z.int().min(1).max(1_048_576).default(256).describe('Most tokens one request may generate.'),
+    contextLength: z.int().min(1).max(1_048_576).optional().describe('Prompt plus generated tokens per request; defaults to the model package.'),
     streamInterval: z
       .string()
       .max(8)
@@ -129,8 +136,8 @@ const serving = z
       .describe(
         "How long the sidecar may hold a request's later tokens so that they travel together (its --stream-interval, such as 5ms or 0ms for every decode step); unset: the sidecar's default, 5ms.",
       ),
-    generationDefaults: generationDefaults.prefault({}),
-    resources: resourceRequirements().optional(),
+    generationDefaults: generationDefaults.prefault({}).describe('Sampling settings for requests that do not set their own.'),
+    resources: resourceRequirements().optional().describe("The sidecar container's resources; defaults to the hardware plugin's."),
   })
   .meta(
     celRules(
@@ -149,7 +156,10 @@ const wave = z.strictObject({
 });
 
 const rollout = z.strictObject({
-  strategy: z.enum(['Waves', 'Recreate']).default('Waves'),
+  strategy: z
+    .enum(['Waves', 'Recreate'])
+    .default('Waves')
+    .describe('Waves: update a growing share of pods, gated by analysis. Recreate: replace every pod at once.'),
   waves: z
     .array(wave)
     .min(1)
@@ -163,27 +173,33 @@ const rollout = z.strictObject({
           message: 'wave percents must increase strictly',
         },
       ),
-    ),
+    )
+    .describe('Rollout steps (Waves strategy), percents strictly increasing, the last one 100.'),
   analysis: z
     .strictObject({
-      interval: duration().default('1m'),
-      maxErrorRate: z.number().min(0).max(1).default(0.05),
-      maxP95LatencyMs: z.int().min(1).max(3_600_000).optional(),
-      maxTtftP95Ms: z.int().min(1).max(3_600_000).optional(),
-      minSamples: z.int().min(0).max(1_000_000).default(20),
+      interval: duration().default('1m').describe("How often the updated pods' /metrics are read and judged."),
+      maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Highest share of failed requests a healthy wave may have.'),
+      maxP95LatencyMs: z.int().min(1).max(3_600_000).optional().describe('Highest p95 request latency, in ms; unset: not checked.'),
+      maxTtftP95Ms: z.int().min(1).max(3_600_000).optional().describe('Highest p95 time to first token, in ms; unset: not checked.'),
+      minSamples: z.int().min(0).max(1_000_000).default(20).describe('Requests needed before a wave can pass or fail.'),
       timeout: duration()
         .optional()
         .describe('How long a wave may stay inconclusive (fewer than minSamples) before analysis fails; default 5 intervals.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Metric gate of each wave: the updated pods must stay within these limits.'),
   offline: z
     .strictObject({
-      treatAs: z.enum(['Pending', 'Failed']).default('Pending'),
-      maxOfflinePercent: z.int().min(0).max(100).default(20),
+      treatAs: z
+        .enum(['Pending', 'Failed'])
+        .default('Pending')
+        .describe('Pending: offline nodes wait for the wave; Failed: they count as failed pods.'),
+      maxOfflinePercent: z.int().min(0).max(100).default(20).describe('Share of nodes that may be offline before the rollout stops.'),
     })
-    .prefault({}),
-  autoRollback: z.boolean().default(true),
-  paused: z.boolean().default(false),
+    .prefault({})
+    .describe('Edge nodes that stop reporting (Ready=Unknown) during a rollout.'),
+  autoRollback: z.boolean().default(true).describe('Roll back to the current revision when a wave fails.'),
+  paused: z.boolean().default(false).describe('No further wave starts while true (kubectl slm rollout pause/resume).'),
   progressDeadline: duration()
     .default('10m')
     .describe('How long updated pods may stay not Ready (crash-looping, failing readiness, digest mismatch) before the wave fails.'),
@@ -199,9 +215,9 @@ const privacy = z.strictObject({
 
 const autoscaling = z
   .strictObject({
-    minReplicas: z.int().min(1).max(10_000).default(1),
-    maxReplicas: z.int().min(1).max(10_000),
-    targetQueueDepth: z.int().min(1).max(10_000).default(4),
+    minReplicas: z.int().min(1).max(10_000).default(1).describe('Fewest replicas.'),
+    maxReplicas: z.int().min(1).max(10_000).describe('Most replicas.'),
+    targetQueueDepth: z.int().min(1).max(10_000).default(4).describe('Queued requests per replica the autoscaler aims for.'),
   })
   .meta(
     celRules({
@@ -214,11 +230,11 @@ const autoscaling = z
 export const slmDeploymentSpecSchema = z
   .strictObject({
     model,
-    placement: placement.prefault({}),
-    hardware: hardware.prefault({}),
-    serving: serving.prefault({}),
-    rollout: rollout.prefault({}),
-    privacy: privacy.prefault({}),
+    placement: placement.prefault({}).describe('Which nodes serve the model: one pod per matching node (Fleet) or N replicas (Replicated).'),
+    hardware: hardware.prefault({}).describe('Hardware plugins and per-node-class overrides.'),
+    serving: serving.prefault({}).describe("The inference sidecar's ports, batching, limits and sampling defaults."),
+    rollout: rollout.prefault({}).describe('How a new model version or spec reaches the nodes: waves, analysis, rollback.'),
+    privacy: privacy.prefault({}).describe('Egress and request logging of the serving pods.'),
     autoscaling: autoscaling.optional().describe('Replicated mode only; drives the /scale subresource.'),
   })
   .meta(
@@ -234,91 +250,109 @@ const condition = z.strictObject({
   type: z
     .string()
     .max(316)
-    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/),
-  status: z.enum(['True', 'False', 'Unknown']),
-  observedGeneration: z.int().min(0).optional(),
-  lastTransitionTime: z.string().meta({ format: 'date-time' }),
+    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+    .describe('Ready, ModelVerified, Progressing, Degraded or RolledBack.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('Whether the condition holds.'),
+  observedGeneration: z.int().min(0).optional().describe('The metadata.generation the condition was computed from.'),
+  lastTransitionTime: z.string().meta({ format: 'date-time' }).describe('When status last changed.'),
   reason: z
     .string()
     .min(1)
     .max(1024)
-    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
-  message: z.string().max(32_768),
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    .describe('Why, in one CamelCase word.'),
+  message: z.string().max(32_768).describe('Why, for people.'),
 });
 
 const revision = z.string().max(256);
 
 export const slmDeploymentStatusSchema = z.strictObject({
-  observedGeneration: z.int().min(0).optional(),
+  observedGeneration: z.int().min(0).optional().describe('The metadata.generation this status describes.'),
   conditions: z
     .array(condition)
     .max(16)
     .optional()
-    .meta({ [K8S_LIST_TYPE]: 'map', [K8S_LIST_MAP_KEYS]: ['type'] }),
+    .meta({ [K8S_LIST_TYPE]: 'map', [K8S_LIST_MAP_KEYS]: ['type'] })
+    .describe('Ready, ModelVerified, Progressing, Degraded and RolledBack.'),
   currentRevision: revision.optional().describe('Package digest and spec hash that the fleet serves.'),
   updateRevision: revision.optional().describe('Package digest and spec hash being rolled out.'),
   rollout: z
     .strictObject({
-      wave: z.int().min(0).max(1000).optional(),
+      wave: z.int().min(0).max(1000).optional().describe('Index of the current wave in spec.rollout.waves.'),
       phase: z
         .enum(['Pending', 'Progressing', 'Analyzing', 'Paused', 'Promoting', 'Complete', 'RollingBack', 'RolledBack', 'Failed'])
-        .optional(),
-      updatedPercent: z.int().min(0).max(100).optional(),
-      message: z.string().max(4096).optional(),
-      /** Why the rollout is in its phase (a Reason), e.g. OfflineNodesExceeded. */
-      reason: z.string().max(1024).optional(),
-      /** When the current wave started (its pods were first deleted), RFC 3339. */
-      waveStartTime: z.string().meta({ format: 'date-time' }).optional(),
-      /** When every online pod of the current wave was updated and Ready: analysis and pause count from here. */
-      waveReadyTime: z.string().meta({ format: 'date-time' }).optional(),
-      /** When the current wave passed analysis (or was promoted); the wave's pause then runs out. */
-      wavePassedTime: z.string().meta({ format: 'date-time' }).optional(),
-      /** The revision rolled back or failed; the operator keeps serving currentRevision while updateRevision equals it. */
-      failedRevision: z.string().max(256).optional(),
-      /** Values of the slmops.io/promote and slmops.io/abort annotations already acted on, so they apply once. */
-      handledPromote: z.string().max(256).optional(),
-      handledAbort: z.string().max(256).optional(),
-      /** Replicated mode: canary replicas of the current wave. */
-      canaryReplicas: z.int().min(0).optional(),
+        .optional()
+        .describe('Where the rollout stands.'),
+      updatedPercent: z.int().min(0).max(100).optional().describe('Share of pods that serve updateRevision.'),
+      message: z.string().max(4096).optional().describe('What the rollout is doing or why it stopped.'),
+      reason: z.string().max(1024).optional().describe('Why the rollout is in its phase (a Reason), e.g. OfflineNodesExceeded.'),
+      waveStartTime: z.string().meta({ format: 'date-time' }).optional().describe('When the current wave started (its pods were first deleted).'),
+      waveReadyTime: z
+        .string()
+        .meta({ format: 'date-time' })
+        .optional()
+        .describe('When every online pod of the current wave was updated and Ready: analysis and pause count from here.'),
+      wavePassedTime: z
+        .string()
+        .meta({ format: 'date-time' })
+        .optional()
+        .describe("When the current wave passed analysis (or was promoted); the wave's pause then runs out."),
+      failedRevision: z
+        .string()
+        .max(256)
+        .optional()
+        .describe('The revision rolled back or failed; the operator keeps serving currentRevision while updateRevision equals it.'),
+      handledPromote: z.string().max(256).optional().describe('The slmops.io/promote annotation value already acted on, so it applies once.'),
+      handledAbort: z.string().max(256).optional().describe('The slmops.io/abort annotation value already acted on, so it applies once.'),
+      canaryReplicas: z.int().min(0).optional().describe('Replicated mode: canary replicas of the current wave.'),
       lastAnalysis: z
         .strictObject({
-          time: z.string().meta({ format: 'date-time' }),
-          passed: z.boolean(),
-          reason: z.string().max(1024),
-          samples: z.int().min(0).optional(),
-          errorRate: z.number().min(0).optional(),
-          p95LatencyMs: z.number().min(0).optional(),
-          ttftP95Ms: z.number().min(0).optional(),
+          time: z.string().meta({ format: 'date-time' }).describe('When the metrics were judged.'),
+          passed: z.boolean().describe('Whether the wave was within the limits of spec.rollout.analysis.'),
+          reason: z.string().max(1024).describe('The verdict, e.g. which limit was exceeded.'),
+          samples: z.int().min(0).optional().describe('Requests the verdict is based on.'),
+          errorRate: z.number().min(0).optional().describe('Share of failed requests.'),
+          p95LatencyMs: z.number().min(0).optional().describe('p95 request latency, in ms.'),
+          ttftP95Ms: z.number().min(0).optional().describe('p95 time to first token, in ms.'),
         })
-        .optional(),
+        .optional()
+        .describe('The latest analysis of the current wave.'),
     })
-    .optional(),
+    .optional()
+    .describe('Progress of the current rollout.'),
   nodes: z
     .strictObject({
-      desired: z.int().min(0),
-      updated: z.int().min(0),
-      ready: z.int().min(0),
-      offline: z.int().min(0),
+      desired: z.int().min(0).describe('Pods there should be.'),
+      updated: z.int().min(0).describe('Pods of updateRevision.'),
+      ready: z.int().min(0).describe('Ready pods.'),
+      offline: z.int().min(0).describe('Pods on nodes that stopped reporting.'),
     })
     .optional()
     .describe('Pod counts: one per node in Fleet mode, replicas in Replicated mode.'),
   replicas: z.int().min(0).optional().describe('Ready replicas, for the /scale subresource.'),
   selector: z.string().max(4096).optional().describe('Label selector of the pods, for the /scale subresource.'),
   servedDigests: z
-    .array(z.strictObject({ digest: z.string().max(256), count: z.int().min(0) }))
-    .max(64)
-    .optional(),
-  placements: z
     .array(
       z.strictObject({
-        plugin: dnsLabel(),
-        executionProvider: z.string().max(64),
-        precision: precision(),
-        nodes: z.int().min(0),
+        digest: z.string().max(256).describe('sha256 digest of a package (or "unknown" for file:// models).'),
+        count: z.int().min(0).describe('Ready pods that verified and serve it.'),
       }),
     )
     .max(64)
-    .optional(),
+    .optional()
+    .describe('Which package digests the Ready pods serve.'),
+  placements: z
+    .array(
+      z.strictObject({
+        plugin: dnsLabel().describe('The hardware plugin of the node class.'),
+        executionProvider: z.string().max(64).describe('The ONNX Runtime execution provider it serves with first.'),
+        precision: precision().describe('The model variant served.'),
+        nodes: z.int().min(0).describe('Pods of this class.'),
+      }),
+    )
+    .max(64)
+    .optional()
+    .describe('How the fleet is served, per node class.'),
 });
 
 const objectMeta = z.object({}).meta({ 'x-kubernetes-object-meta': true });

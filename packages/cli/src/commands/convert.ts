@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convertLlama2cPackage } from '@slmops/model';
-import { type CliContext, type Command, UsageError, writeLine } from '../context.js';
+import { type CliContext, type Command, type FlagTable, UsageError, writeLine } from '../context.js';
 
 /**
  * A progress bar on stderr that appears only when stderr is a terminal and the work has run for over 1 s;
@@ -32,16 +32,20 @@ export function onePositional(positionals: string[], what: string): string {
   return positionals[0]!;
 }
 
+const CONVERT_FLAGS = {
+  tokenizer: { type: 'string', value: '<tok.bin>', help: 'the llama2.c tokenizer file (required)' },
+  out: { type: 'string', value: '<dir>', help: 'the package folder to write (required)' },
+  name: { type: 'string', value: '<name>', shownDefault: 'the checkpoint file name without .bin, lower case', help: 'model name in slm.json' },
+  version: { type: 'string', value: '<version>', shownDefault: '0.1.0', help: 'model version in slm.json' },
+  force: { type: 'boolean', default: false, help: 'overwrite an existing --out folder' },
+} as const satisfies FlagTable;
+
 export const convertCommand: Command = {
   summary: 'Convert a llama2.c checkpoint into an SLM package (ONNX decoder with KV cache)',
   usage: 'slmops convert <checkpoint.bin> --tokenizer <tok.bin> --out <dir> [--name N] [--version V] [--force]',
+  flags: CONVERT_FLAGS,
   async run(argv: string[], ctx: CliContext): Promise<number> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { tokenizer: { type: 'string' }, out: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, force: { type: 'boolean', default: false } },
-    });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: CONVERT_FLAGS });
     const checkpoint = onePositional(positionals, 'checkpoint file');
     if (!values.tokenizer) throw new UsageError('--tokenizer <tok.bin> is required');
     if (!values.out) throw new UsageError('--out <dir> is required');

@@ -5,22 +5,24 @@ import { parseArgs } from 'node:util';
 import type { Precision } from '@slmops/api';
 import { createEngine, defaultEvalSet, evalPerplexity, evaluateVariant, type Engine } from '@slmops/engine';
 import { formatManifest, loadModel, MANIFEST_FILE, readManifest, writeFileAtomic, type SlmEvaluation } from '@slmops/model';
-import { type CliContext, type Command, UsageError, writeLine } from '../context.js';
-import { numberFlag } from './generate.js';
+import { type CliContext, type Command, type FlagTable, UsageError, writeLine } from '../context.js';
+import { numberFlag } from '../flags.js';
 
 const PRECISIONS: readonly string[] = ['fp16', 'int8', 'int4'];
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+const EVAL_FLAGS = {
+  variant: { type: 'string', value: '<int8|int4|fp16>', shownDefault: 'every variant but fp32', help: 'the variant to compare with fp32' },
+  'max-tokens': { type: 'string', default: '48', value: '<n>', help: 'greedy tokens generated per prompt' },
+  json: { type: 'boolean', default: false, help: 'print the results as JSON' },
+} as const satisfies FlagTable;
+
 export const evalCommand: Command = {
   summary: 'Measure greedy agreement and perplexity of variants against fp32; record them in slm.json',
   usage: 'slmops eval <dir> [--variant int8|int4|fp16] [--max-tokens N] [--json]',
+  flags: EVAL_FLAGS,
   async run(argv: string[], ctx: CliContext): Promise<number> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { variant: { type: 'string' }, 'max-tokens': { type: 'string', default: '48' }, json: { type: 'boolean', default: false } },
-      strict: true,
-    });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: EVAL_FLAGS, strict: true });
     if (positionals.length !== 1) throw new UsageError('eval needs exactly one package folder');
     const dir = resolve(ctx.cwd, positionals[0]!);
     if (!existsSync(join(dir, MANIFEST_FILE))) throw new UsageError(`${positionals[0]}: not an SLM package folder (no ${MANIFEST_FILE}); eval records its results there`);

@@ -13,10 +13,12 @@ export const exporterBin = (): string => createRequire(import.meta.url).resolve(
 export function createExporterCommand(signals: NodeJS.EventEmitter = process, bin: () => string = exporterBin): Command {
   return {
     summary: 'Run the node exporter: hardware telemetry, model cache inventory, energy and cost per token on /metrics',
-    usage:
-      'slmops exporter [--node-name name (env NODE_NAME)] [--metrics-bind-address :9465] [--model-cache-dir /var/lib/slmops/models] ' +
-      '[--node-cost-per-hour n] [--plugins nvidia,jetson,intel,amd,qualcomm,cpu] [--sidecar-metrics-url url]... [--sysfs-root /sys] ' +
-      '[--procfs-root /proc] [--window-seconds 60]',
+    usage: 'slmops exporter [flags]',
+    // The exporter's own usage, so this help cannot drift from the flags it parses.
+    async help() {
+      const { EXPORTER_USAGE } = await import('@slmops/exporter');
+      return `Usage: ${EXPORTER_USAGE.replace(/^slmops-exporter/, 'slmops exporter')}`;
+    },
     run: (argv, ctx) => runChild(bin(), argv, ctx, { signals }),
   };
 }

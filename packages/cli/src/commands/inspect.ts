@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeModel, loadModel, summarizeOnnx, type OnnxSummary } from '@slmops/model';
-import { type CliContext, type Command, writeLine } from '../context.js';
+import { type CliContext, type Command, type FlagTable, writeLine } from '../context.js';
 import { onePositional } from './convert.js';
 
 interface VariantReport { file: string; precision?: string; sparsity?: number; bytes: number; summary: OnnxSummary }
@@ -31,11 +31,14 @@ function printVariant(ctx: CliContext, v: VariantReport, withIo: boolean): void 
   writeLine(ctx.stdout, `  ops: ${Object.entries(s.ops).map(([op, n]) => `${op} ${n}`).join(', ')}`);
 }
 
+const INSPECT_FLAGS = { json: { type: 'boolean', default: false, help: 'print the report as JSON' } } as const satisfies FlagTable;
+
 export const inspectCommand: Command = {
   summary: 'Show the inputs, outputs, op histogram, parameters and bytes of a package or an ONNX file',
   usage: 'slmops inspect <dir|file.slm.tar|file.onnx> [--json]',
+  flags: INSPECT_FLAGS,
   async run(argv: string[], ctx: CliContext): Promise<number> {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { json: { type: 'boolean', default: false } } });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: INSPECT_FLAGS });
     const target = resolve(ctx.cwd, onePositional(positionals, 'package folder or ONNX file'));
     let header: Record<string, unknown> = {};
     let variants: VariantReport[];

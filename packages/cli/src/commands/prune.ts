@@ -2,19 +2,21 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { prunePackage } from '@slmops/model';
-import { type CliContext, type Command, UsageError, writeLine } from '../context.js';
+import { type CliContext, type Command, type FlagTable, UsageError, writeLine } from '../context.js';
 import { onePositional, progressBar } from './convert.js';
+
+const PRUNE_FLAGS = {
+  sparsity: { type: 'string', value: '<0..1>', shownDefault: '0.5 with --structured, else required', help: 'fraction of weights set to zero' },
+  structured: { type: 'string', value: '<2:4>', help: 'structured sparsity pattern (only 2:4)' },
+  json: { type: 'boolean', default: false, help: 'print the sparsity report as JSON' },
+} as const satisfies FlagTable;
 
 export const pruneCommand: Command = {
   summary: 'Add a magnitude-pruned variant (unstructured or 2:4) and report per-tensor sparsity',
   usage: 'slmops prune <dir> --sparsity 0.5 [--structured 2:4] [--json]',
+  flags: PRUNE_FLAGS,
   async run(argv: string[], ctx: CliContext): Promise<number> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { sparsity: { type: 'string' }, structured: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: PRUNE_FLAGS });
     const dir = onePositional(positionals, 'package folder');
     const sparsity = Number(values.sparsity ?? (values.structured ? '0.5' : NaN));
     if (!(sparsity >= 0 && sparsity < 1)) throw new UsageError(`--sparsity must be a number in [0, 1), got ${values.sparsity === undefined ? 'nothing' : `"${values.sparsity}"`}`);

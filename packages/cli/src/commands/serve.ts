@@ -1,6 +1,8 @@
 /**
  * `slmops serve --model …`: runs the inference sidecar program in the foreground until SIGTERM/SIGINT.
  * Apps never import apps, so the CLI starts the sidecar's own binary and forwards signals and its exit code.
+ * Ctrl-C signals the whole process group, so the sidecar gets SIGINT twice (from the terminal and forwarded):
+ * it drains once and logs the repeat, and this process waits for it to exit.
  */
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -16,7 +18,8 @@ export function createServeCommand(signals: NodeJS.EventEmitter = process, bin: 
     summary: 'Serve a model: gRPC (slmops + KServe OIP v2 + health + reflection), OpenAI HTTP and /metrics',
     usage:
       'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
-      '[--cache-dir dir] [--precision p] [--plugin cpu] [--execution-providers cuda,cpu] [--max-batch-size 8] [--max-queue 64] [--grace-period 30s]',
+      '[--cache-dir dir] [--precision p] [--plugin cpu] [--execution-providers cuda,cpu] [--max-batch-size 8] [--max-queue 64] [--grace-period 30s] ' +
+      '[--download-connect-timeout 30s] [--download-stall-timeout 60s] [--download-max-bytes 64Gi]',
     run(argv: string[], ctx: CliContext): Promise<number> {
       // The sidecar's first stdout line is its JSON announce; the rest passes through.
       const onStdout = (stdout: NodeJS.ReadableStream) => {

@@ -2,9 +2,10 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GROUP, validateSLMDeployment, type FieldError } from '@slmops/api';
+// The validation entry point only: no zod or schema builder to load (see @slmops/api's validate.ts).
+import { GROUP, validateSLMDeployment, type FieldError } from '@slmops/api/validate';
 import { parseAllDocuments } from 'yaml';
-import { type CliContext, type Command, UsageError, writeLine } from '../context.js';
+import { type CliContext, type Command, type FlagTable, UsageError, writeLine } from '../context.js';
 
 export interface DocumentResult {
   file: string;
@@ -52,15 +53,17 @@ export function validateManifestText(text: string, file: string): DocumentResult
   });
 }
 
+const VALIDATE_FLAGS = {
+  filename: { type: 'string', short: 'f', multiple: true, value: '<file|dir>', help: 'a manifest file, or a folder of .yaml/.yml/.json files' },
+  output: { type: 'string', short: 'o', default: 'text', value: '<text|json>', help: 'output format' },
+} as const satisfies FlagTable;
+
 export const validateCommand: Command = {
   summary: 'Validate SLMDeployment manifests offline with the rules of the CRD',
   usage: 'slmops validate -f <file|dir> [-f …] [-o text|json]',
+  flags: VALIDATE_FLAGS,
   async run(argv: string[], ctx: CliContext): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: { filename: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' } },
-      strict: true,
-    });
+    const { values } = parseArgs({ args: argv, options: VALIDATE_FLAGS, strict: true });
     if (!values.filename?.length) throw new UsageError('validate needs at least one -f <file|dir>');
     if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`-o must be text or json, got ${values.output}`);
     const results = expandPaths(values.filename, ctx.cwd).flatMap((file) =>

@@ -1,17 +1,15 @@
 /** The shape of a `kubectl slm` subcommand and the helpers they share to read SLMDeployments. */
-import type { ParseArgsConfig } from 'node:util';
 import { CRD_NAME } from '@slmops/api';
 import { KubeApiError, type KubeClient, Resources } from '@slmops/kube';
+import type { FlagTable } from '../context.js';
 import type { Session } from './options.js';
 import type { SlmdObject } from './printers.js';
-
-type Options = ParseArgsConfig['options'];
 
 export interface Subcommand {
   summary: string;
   usage: string;
   /** Flags of this subcommand besides the global ones. */
-  options: NonNullable<Options>;
+  options: FlagTable;
   /** Runs with parsed flags; resolves to the exit code. Throws UsageError for misuse, anything else for failure. */
   run(session: Session, positionals: string[], values: Record<string, unknown>): Promise<number>;
 }

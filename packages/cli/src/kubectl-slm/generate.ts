@@ -1,8 +1,8 @@
 /** `kubectl slm generate <slmd> --prompt …`: streams a completion from one Ready pod of the deployment. */
 import { Resources } from '@slmops/kube';
-import { generateRemote, type RemoteGenerateRequest } from '@slmops/sidecar';
-import { numberFlag } from '../commands/generate.js';
+import type { RemoteGenerateRequest } from '@slmops/sidecar';
 import { UsageError, writeLine } from '../context.js';
+import { numberFlag } from '../flags.js';
 import { getSlmd, type Subcommand } from './command.js';
 import { hostPort, isServing, type PodObject, podPort, podSelector } from './pods.js';
 
@@ -21,15 +21,15 @@ export const generateCommand: Subcommand = {
   usage:
     'kubectl slm generate NAME --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--pod POD] [--json] [-n NS]',
   options: {
-    prompt: { type: 'string', short: 'p' },
-    'max-tokens': { type: 'string', default: '64' },
-    temperature: { type: 'string' },
-    'top-k': { type: 'string' },
-    'top-p': { type: 'string' },
-    seed: { type: 'string' },
-    stop: { type: 'string', multiple: true },
-    pod: { type: 'string' },
-    json: { type: 'boolean', default: false },
+    prompt: { type: 'string', short: 'p', value: '<text>', help: 'the text to continue (required)' },
+    'max-tokens': { type: 'string', default: '64', value: '<n>', help: 'most tokens to generate' },
+    temperature: { type: 'string', value: '<t>', shownDefault: "the deployment's spec.serving.generationDefaults", help: 'sampling temperature (0 = greedy)' },
+    'top-k': { type: 'string', value: '<k>', shownDefault: "the deployment's", help: 'sample from the k most likely tokens' },
+    'top-p': { type: 'string', value: '<p>', shownDefault: "the deployment's", help: 'nucleus sampling threshold' },
+    seed: { type: 'string', value: '<n>', shownDefault: 'random', help: 'sampling seed' },
+    stop: { type: 'string', multiple: true, value: '<text>', help: 'stop when the output ends with this text' },
+    pod: { type: 'string', value: '<pod>', shownDefault: 'the first Ready pod by name', help: 'generate on this pod' },
+    json: { type: 'boolean', default: false, help: 'print one JSON object at the end instead of streaming' },
   },
   async run(session, positionals, values) {
     if (positionals.length !== 1) throw new UsageError('generate needs exactly one SLMDeployment name');
@@ -68,6 +68,8 @@ export const generateCommand: Subcommand = {
     writeLine(session.ctx.stderr, `generating on pod ${pod.metadata.name} (${address})`);
     let text = '';
     let tokens = 0;
+    // Loaded here so `kubectl slm get` and friends never load the gRPC client.
+    const { generateRemote } = await import('@slmops/sidecar');
     for await (const ev of generateRemote(address, request)) {
       if (ev.type === 'token' || ev.type === 'tokens') {
         tokens += ev.type === 'tokens' ? ev.ids.length : 1;

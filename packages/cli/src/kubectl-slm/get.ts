@@ -7,7 +7,7 @@ import { objectName, serialize, type SlmdObject, slmdTable } from './printers.js
 export const getCommand: Subcommand = {
   summary: 'List SLMDeployments (or show one) with model, version, readiness and rollout phase',
   usage: 'kubectl slm get [NAME] [-n NS | -A] [-l selector] [-o json|yaml|wide|name]',
-  options: { selector: { type: 'string', short: 'l' } },
+  options: { selector: { type: 'string', short: 'l', value: '<selector>', help: 'label selector, e.g. team=edge-ml' } },
   async run(session, positionals, values) {
     const [name, ...extra] = positionals;
     if (extra.length) throw new UsageError(`get takes at most one name, got ${positionals.length}`);

@@ -4,17 +4,17 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createKubeClient, KubeApiError, loadKubeConfig } from '@slmops/kube';
-import { type CliContext, UsageError, writeLine } from '../context.js';
+import { SCRAPE_LIMITS, fetchTextBounded } from '@slmops/metrics';
+import { type CliContext, flagHelp, plainErrorMessage, UsageError, writeLine } from '../context.js';
+import { cliVersion } from '../version.js';
 import type { Subcommand } from './command.js';
 import { FIELD_MANAGER } from './command.js';
 import { describeCommand } from './describe.js';
 import { generateCommand } from './generate.js';
 import { getCommand } from './get.js';
-import { createSession, GLOBAL_USAGE, parseCommandLine, type PluginDeps } from './options.js';
+import { commandFirst, createSession, GLOBAL_USAGE, parseCommandLine, type PluginDeps } from './options.js';
 import { rolloutCommands } from './rollout.js';
 import { topCommand } from './top.js';
-
-const VERSION = '0.1.0';
 
 /** Top-level subcommands; `rollout` has its own verbs. */
 export const subcommands: Record<string, Subcommand> = {
@@ -30,13 +30,10 @@ export function productionDeps(): PluginDeps {
     async connect({ kubeconfig, context, env }) {
       const kubeConfig = loadKubeConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}), env });
       const namespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
-      return { client: createKubeClient({ kubeConfig, fieldManager: FIELD_MANAGER, userAgent: `kubectl-slm/${VERSION}` }), namespace };
+      return { client: createKubeClient({ kubeConfig, fieldManager: FIELD_MANAGER, userAgent: `kubectl-slm/${cliVersion()}` }), namespace };
     },
-    async fetchText(url, signal) {
-      const res = await fetch(url, { signal });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      return res.text();
-    },
+    // Bounded like every scrape (byte cap, connect and stall timeouts); `signal` adds the command's own deadline.
+    fetchText: (url, signal) => fetchTextBounded(url, SCRAPE_LIMITS, { signal }),
     now: () => new Date(),
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}),
   };
@@ -59,13 +56,13 @@ const helpFlag = (args: string[]) => args.includes('--help') || args.includes('-
 
 /** Runs `kubectl slm <command> …`; resolves to the exit code: 0 ok, 1 failure, 2 usage error. */
 export async function main(argv: string[], ctx: CliContext, deps: PluginDeps = productionDeps()): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first, ...rest] = commandFirst(argv);
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     rootHelp(ctx);
     return first ? 0 : 2;
   }
   if (first === 'version' || first === '--version') {
-    writeLine(ctx.stdout, `kubectl-slm ${VERSION}`);
+    writeLine(ctx.stdout, `kubectl-slm ${cliVersion()}`);
     return 0;
   }
   let label = first;
@@ -90,7 +87,8 @@ export async function main(argv: string[], ctx: CliContext, deps: PluginDeps = p
     return 2;
   }
   if (helpFlag(args)) {
-    writeLine(ctx.stdout, `${command.summary}\n\nUsage: ${command.usage}\n\n${GLOBAL_USAGE}`);
+    const own = Object.keys(command.options).length ? `\n\nFlags:\n${flagHelp(command.options)}` : '';
+    writeLine(ctx.stdout, `${command.summary}\n\nUsage: ${command.usage}${own}\n\n${GLOBAL_USAGE}`);
     return 0;
   }
   try {
@@ -103,7 +101,7 @@ export async function main(argv: string[], ctx: CliContext, deps: PluginDeps = p
       return 2;
     }
     if (e instanceof KubeApiError) writeLine(ctx.stderr, `Error from server (${e.reason}): ${e.message}`);
-    else writeLine(ctx.stderr, `error: ${err.message}`);
+    else writeLine(ctx.stderr, `error: ${plainErrorMessage(err.message)}`);
     return 1;
   }
 }

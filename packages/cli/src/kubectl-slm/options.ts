@@ -1,7 +1,7 @@
 /** Global kubectl flags, output formats and the session every `kubectl slm` subcommand runs in. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { KubeClient } from '@slmops/kube';
-import { type CliContext, UsageError } from '../context.js';
+import { type CliContext, type FlagTable, flagHelp, UsageError } from '../context.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 
@@ -38,30 +38,49 @@ export interface Session {
   client(): Promise<KubeClient>;
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
 /** Flags every subcommand accepts, as kubectl spells them. */
 export const globalOptions = {
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-  'all-namespaces': { type: 'boolean', short: 'A', default: false },
-  output: { type: 'string', short: 'o' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const satisfies Options;
+  kubeconfig: { type: 'string', value: '<path>', shownDefault: '$KUBECONFIG, then ~/.kube/config', help: 'kubeconfig file' },
+  context: { type: 'string', value: '<name>', shownDefault: 'current-context', help: 'kubeconfig context' },
+  namespace: { type: 'string', short: 'n', value: '<ns>', shownDefault: 'the context\'s namespace, else "default"', help: 'namespace' },
+  'all-namespaces': { type: 'boolean', short: 'A', default: false, help: 'list across all namespaces (get, top)' },
+  output: { type: 'string', short: 'o', value: '<format>', shownDefault: 'a table', help: 'json|yaml|wide|name (get; describe takes none)' },
+  help: { type: 'boolean', short: 'h', default: false, help: 'show help' },
+} as const satisfies FlagTable;
 
-export const GLOBAL_USAGE =
-  'Global flags:\n' +
-  '  --kubeconfig <path>     kubeconfig file (default $KUBECONFIG, then ~/.kube/config)\n' +
-  '  --context <name>        kubeconfig context (default: current-context)\n' +
-  '  -n, --namespace <ns>    namespace (default: the context\'s namespace, else "default")\n' +
-  '  -A, --all-namespaces    list across all namespaces (get, top)\n' +
-  '  -o, --output <format>   json|yaml|wide|name (get, describe takes none)';
+export const GLOBAL_USAGE = `Global flags (before or after the command):\n${flagHelp(globalOptions)}`;
 
 const FORMATS: readonly string[] = ['json', 'yaml', 'wide', 'name'];
 
+/**
+ * Moves global flags written before the command (`kubectl slm --kubeconfig k get`, which kubectl passes on as
+ * is) behind it, so the first word is the command; a flag that takes a value keeps it.
+ */
+export function commandFirst(argv: readonly string[]): string[] {
+  const lead: string[] = [];
+  let i = 0;
+  const byName = new Map<string, { type: string }>();
+  for (const [name, o] of Object.entries(globalOptions)) {
+    byName.set(`--${name}`, o);
+    if ('short' in o) byName.set(`-${o.short}`, o);
+  }
+  while (i < argv.length) {
+    const a = argv[i]!;
+    const o = byName.get(a.includes('=') ? a.slice(0, a.indexOf('=')) : a);
+    if (!o || a === '--help' || a === '-h') break;
+    lead.push(a);
+    if (o.type === 'string' && !a.includes('=') && i + 1 < argv.length) lead.push(argv[++i]!);
+    i++;
+  }
+  if (i >= argv.length) return [...argv];
+  const rest = argv.slice(i);
+  // `rollout <verb>` is a two-word command.
+  const words = rest[0] === 'rollout' && rest[1] !== undefined && !rest[1].startsWith('-') ? 2 : 1;
+  return [...rest.slice(0, words), ...lead, ...rest.slice(words)];
+}
+
 /** Parses global + command flags anywhere on the line (kubectl allows both orders). */
-export function parseCommandLine(argv: string[], commandOptions: Options): { values: Record<string, unknown>; positionals: string[] } {
+export function parseCommandLine(argv: string[], commandOptions: FlagTable): { values: Record<string, unknown>; positionals: string[] } {
   const { values, positionals } = parseArgs({
     args: argv,
     options: { ...globalOptions, ...commandOptions },

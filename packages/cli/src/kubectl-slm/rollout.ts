@@ -22,7 +22,11 @@ export function rolloutVerdict(o: SlmdObject): RolloutVerdict {
   }
   const r = st.rollout;
   const phase = r?.phase;
-  if (phase === 'Complete') return { done: true, ok: true, message: `slmdeployment "${name}" successfully rolled out` };
+  if (phase === 'Complete') {
+    const desired = st.nodes?.desired ?? st.replicas;
+    if (desired === 0) return { done: true, ok: false, message: `slmdeployment "${name}" has nothing to roll out: ${noTargetsReason(o)}` };
+    return { done: true, ok: true, message: `slmdeployment "${name}" successfully rolled out` };
+  }
   if (phase === 'RolledBack' || phase === 'Failed') {
     return { done: true, ok: false, message: `slmdeployment "${name}" rollout ${phase}${r?.message ? `: ${r.message}` : ''}` };
   }
@@ -30,6 +34,18 @@ export function rolloutVerdict(o: SlmdObject): RolloutVerdict {
   const pods = n ? ` (${n.updated} of ${n.desired} pods updated, ${n.ready} ready${n.offline ? `, ${n.offline} offline` : ''})` : '';
   const pct = r?.updatedPercent !== undefined ? `, ${r.updatedPercent}% updated` : '';
   return { done: false, message: `Waiting for slmdeployment "${name}" rollout: wave ${waveText(o)}, phase ${phase ?? NONE}${pct}${pods}...` };
+}
+
+/** Why a deployment has 0 desired pods, in the user's terms (pure). */
+export function noTargetsReason(o: SlmdObject): string {
+  const p = o.spec.placement;
+  if (p?.mode === 'Replicated') return 'spec.placement.replicas is 0';
+  const selector = Object.entries(p?.nodeSelector ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const plugins = o.spec.hardware?.plugins?.join(',');
+  return (
+    `0 nodes are desired: no node both matches ${selector ? `spec.placement.nodeSelector ${selector}` : 'spec.placement'}` +
+    ` and can be served by ${plugins ? `the plugins ${plugins}` : 'a hardware plugin'} (check \`kubectl get nodes --show-labels\`)`
+  );
 }
 
 /** Lists then watches one object, calling `onObject` for every version until it returns true or `signal` aborts. */
@@ -76,7 +92,7 @@ async function followObject(client: KubeClient, namespace: string, name: string,
 const statusCommand: Subcommand = {
   summary: 'Follow a rollout wave by wave until it completes (exit 0) or is rolled back / fails (exit 1)',
   usage: 'kubectl slm rollout status NAME [-n NS] [--timeout 0s]',
-  options: { timeout: { type: 'string', default: '0s' } },
+  options: { timeout: { type: 'string', default: '0s', value: '<duration>', help: 'give up after this long (0s: wait until the rollout ends)' } },
   async run(session, positionals, values) {
     const name = oneName('rollout status', positionals);
     const timeoutMs = parseDurationFlag('timeout', values['timeout'] as string);
@@ -200,7 +216,7 @@ export function undoTarget(o: SlmdObject, history: readonly RevisionObject[], to
 const undoCommand: Subcommand = {
   summary: 'Roll back to the previous revision (or --to-revision N): restores its model, hardware, serving and privacy spec',
   usage: 'kubectl slm rollout undo NAME [--to-revision N] [-n NS]',
-  options: { 'to-revision': { type: 'string' } },
+  options: { 'to-revision': { type: 'string', value: '<n>', shownDefault: 'the previous revision', help: 'the revision to go back to (see rollout history)' } },
   async run(session, positionals, values) {
     const name = oneName('rollout undo', positionals);
     const raw = values['to-revision'] as string | undefined;

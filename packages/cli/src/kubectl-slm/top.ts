@@ -115,7 +115,10 @@ interface Target {
 export const topCommand: Subcommand = {
   summary: 'Show serving metrics per node class from the pods\' own /metrics: requests, TTFT p50/p95, tokens/s, errors',
   usage: 'kubectl slm top [NAME] [-n NS | -A] [--window 0s] [--scrape-timeout 5s]',
-  options: { window: { type: 'string', default: '0s' }, 'scrape-timeout': { type: 'string', default: '5s' } },
+  options: {
+    window: { type: 'string', default: '0s', value: '<duration>', help: 'rate over this window (two scrapes) instead of since each pod started' },
+    'scrape-timeout': { type: 'string', default: '5s', value: '<duration>', help: "timeout of each pod's /metrics read" },
+  },
   async run(session, positionals, values) {
     if (positionals.length > 1) throw new UsageError('top takes at most one SLMDeployment name');
     const windowMs = parseDurationFlag('window', values['window'] as string);

@@ -32,6 +32,12 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
 
 type Ready = Extract<WorkerMessage, { op: 'ready' }>;
 
+/**
+ * Texts up to this many UTF-16 units are encoded on the caller's thread by tokenizeAsync: microseconds, less than
+ * the wait for a worker that may be mid-step. Longer ones are encoded on the worker, between decode steps.
+ */
+export const INLINE_TOKENIZE_CHARS = 1024;
+
 /** Resolves with the worker's ready message; rejects with its open error, or when it dies first. */
 function opened(worker: Worker, dir: string): Promise<Ready> {
   return new Promise((resolve, reject) => {
@@ -47,7 +53,7 @@ function opened(worker: Worker, dir: string): Promise<Ready> {
   });
 }
 
-export interface ThreadedEngineOptions extends Omit<EngineOptions, 'session'> {
+export interface ThreadedEngineOptions extends Omit<EngineOptions, 'session' | 'onIdle'> {
   /**
    * How long (ms) a request's tokens after its first may wait in the worker to travel with later ones: fewer
    * wake-ups of this thread, at most this much later delivery. Default 0: every decode step's tokens at once.
@@ -68,7 +74,8 @@ export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEng
   const worker = new Worker(thread.entry ?? ENTRY, { workerData: data, execArgv: workerExecArgv(process.execArgv) });
   const statsView = new Float64Array(stats);
   const streams = new Map<number, Channel<GenerationEvent>>();
-  const scores = new Map<number, { resolve: (r: { nll: number[]; argmax: number[] }) => void; reject: (e: unknown) => void }>();
+  // Requests with one answer (score, tokenize), by id.
+  const calls = new Map<number, { resolve: (r: never) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let dead: EngineError | undefined;
   let closing: Promise<void> | undefined;
@@ -77,7 +84,7 @@ export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEng
     if (!dead) worker.postMessage(m);
   };
   // Like an in-thread engine, an idle one does not keep the process alive; work in flight does.
-  const holdWhileBusy = () => (streams.size + scores.size > 0 || onClosed ? worker.ref() : worker.unref());
+  const holdWhileBusy = () => (streams.size + calls.size > 0 || onClosed ? worker.ref() : worker.unref());
 
   const ready = await opened(worker, model.dir).catch(async (e: unknown) => {
     await worker.terminate();
@@ -89,8 +96,8 @@ export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEng
     dead ??= new EngineError('INTERNAL', why);
     for (const ch of streams.values()) ch.close(dead);
     streams.clear();
-    for (const s of scores.values()) s.reject(dead);
-    scores.clear();
+    for (const c of calls.values()) c.reject(dead);
+    calls.clear();
     statsView.fill(0);
     onClosed?.();
   };
@@ -108,12 +115,13 @@ export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEng
         }
       }
       holdWhileBusy();
-    } else if (m.op === 'scored') {
-      const s = scores.get(m.id);
-      scores.delete(m.id);
+    } else if (m.op === 'scored' || m.op === 'tokenized') {
+      const c = calls.get(m.id);
+      calls.delete(m.id);
       holdWhileBusy();
-      if (m.result) s?.resolve(m.result);
-      else s?.reject(fromWireError(m.error ?? { code: 'INTERNAL', message: 'score failed' }));
+      const result = m.op === 'scored' ? m.result : m.ids;
+      if (result) c?.resolve(result as never);
+      else c?.reject(fromWireError(m.error ?? { code: 'INTERNAL', message: `${m.op === 'scored' ? 'score' : 'tokenize'} failed` }));
     } else if (m.op === 'closed') onClosed?.();
   };
   worker.on('error', onError).on('exit', onExit).on('message', onMessage);
@@ -121,6 +129,16 @@ export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEng
   const refuseWhenClosed = () => {
     if (closing) throw new EngineError('FAILED_PRECONDITION', 'the engine is closed');
     if (dead) throw dead;
+  };
+  /** Sends a request that has one answer and resolves with it. */
+  const call = <T>(message: (id: number) => HostMessage): Promise<T> => {
+    refuseWhenClosed();
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      calls.set(id, { resolve: resolve as (r: never) => void, reject });
+      holdWhileBusy();
+      post(message(id));
+    });
   };
 
   async function* generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
@@ -162,18 +180,11 @@ export async function createThreadedEngine(model: LoadedModel, opts: ThreadedEng
     precision: ready.precision as Precision,
     executionProvider: ready.executionProvider,
     contextLength: ready.contextLength,
-    stats: () => ({ running: statsView[0]!, waiting: statsView[1]!, kvCacheUsage: statsView[2]! }),
+    stats: () => ({ running: statsView[0]!, waiting: statsView[1]!, kvCacheUsage: statsView[2]!, kvPoolBytes: statsView[3]! }),
     generate,
     tokenize: (text) => model.tokenizer.encode(text),
-    score(ids) {
-      refuseWhenClosed();
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        scores.set(id, { resolve, reject });
-        holdWhileBusy();
-        post({ op: 'score', id, ids: [...ids] });
-      });
-    },
+    tokenizeAsync: async (text) => (text.length <= INLINE_TOKENIZE_CHARS ? model.tokenizer.encode(text) : call<number[]>((id) => ({ op: 'tokenize', id, text }))),
+    score: (ids) => call((id) => ({ op: 'score', id, ids: [...ids] })),
     close() {
       closing ??= (async () => {
         if (!dead) {

@@ -7,10 +7,10 @@ import type { EngineOptions, GenerateRequest, GenerationEvent } from '../types.j
 export interface ThreadData {
   dir: string;
   manifest: SlmManifest;
-  options: Omit<EngineOptions, 'session'>;
+  options: Omit<EngineOptions, 'session' | 'onIdle'>;
   /** How long a request's later tokens may wait to travel with the next ones (RelayClock); 0 sends every step. */
   relayIntervalMs: number;
-  /** Float64Array[3] the worker keeps current: running, waiting, kvCacheUsage. */
+  /** Float64Array[STATS_SLOTS] the worker keeps current: running, waiting, kvCacheUsage, kvPoolBytes. */
   stats: SharedArrayBuffer;
 }
 
@@ -19,6 +19,7 @@ export type HostMessage =
   /** `deadline`: the caller's signal fired with a TimeoutError, so the request ends DEADLINE_EXCEEDED. */
   | { op: 'cancel'; id: number; deadline: boolean }
   | { op: 'score'; id: number; ids: number[] }
+  | { op: 'tokenize'; id: number; text: string }
   | { op: 'close' };
 
 export interface WireError {
@@ -36,9 +37,10 @@ export type WorkerMessage =
   /** Everything that happened in one turn of the worker's event loop (one decode step). */
   | { op: 'updates'; updates: Update[] }
   | { op: 'scored'; id: number; result?: { nll: number[]; argmax: number[] }; error?: WireError }
+  | { op: 'tokenized'; id: number; ids?: number[]; error?: WireError }
   | { op: 'closed' };
 
-export const STATS_SLOTS = 3;
+export const STATS_SLOTS = 4;
 
 export function toWireError(e: unknown): WireError {
   if (e instanceof EngineError) return { code: e.code, message: e.message, ...(e.field !== undefined ? { field: e.field } : {}) };

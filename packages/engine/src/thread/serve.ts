@@ -1,4 +1,6 @@
 /** The worker-thread side of a threaded engine: runs an in-thread engine and relays requests and events. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { reopenModel } from '@slmops/model';
 import { createEngine } from '../engine.js';
 import type { Engine } from '../types.js';
@@ -10,6 +12,21 @@ export interface ThreadPort {
   on(event: 'message', listener: (m: HostMessage) => void): void;
 }
 
+/** How long a worker waits without work before its one full garbage collection. */
+const IDLE_GC_MS = 1000;
+
+/** V8's full collection for this thread, or undefined where the runtime refuses to expose it. */
+function fullGc(): (() => void) | undefined {
+  try {
+    // Process-wide, but it only puts `gc` into contexts created afterwards: this one.
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const deadlineReason = () => Object.assign(new Error('the request deadline passed'), { name: 'TimeoutError' });
 
 /**
@@ -19,8 +36,25 @@ const deadlineReason = () => Object.assign(new Error('the request deadline passe
  */
 export async function serveEngineThread(port: ThreadPort, data: ThreadData): Promise<void> {
   let engine: Engine;
+  // An idle worker allocates nothing, so V8 would not collect the cache buffers a load peak left (the engine drops
+  // its pool when idle): one full collection after IDLE_GC_MS without work returns them.
+  const gc = fullGc();
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let publishIdle = () => {};
+  const onIdle = () => {
+    // The last step's stats may have gone out before the pool was emptied.
+    publishIdle();
+    clearTimeout(idleTimer);
+    if (gc) idleTimer = setTimeout(() => collect(gc), IDLE_GC_MS).unref();
+  };
+  // Two collections a turn apart: the first finalizes ONNX Runtime's output tensors, the second frees what they held.
+  const collect = (gc: () => void) => {
+    gc();
+    idleTimer = setTimeout(gc, 100).unref();
+  };
+  const busy = () => clearTimeout(idleTimer);
   try {
-    engine = await createEngine(reopenModel(data.dir, data.manifest), data.options);
+    engine = await createEngine(reopenModel(data.dir, data.manifest), { ...data.options, onIdle });
   } catch (e) {
     port.postMessage({ op: 'failed', error: toWireError(e) });
     return;
@@ -31,7 +65,9 @@ export async function serveEngineThread(port: ThreadPort, data: ThreadData): Pro
     stats[0] = s.running;
     stats[1] = s.waiting;
     stats[2] = s.kvCacheUsage;
+    stats[3] = s.kvPoolBytes ?? 0;
   };
+  publishIdle = publishStats;
   const relay = new RelayClock(data.relayIntervalMs);
   let pending: Update[] = [];
   let urgent = false;
@@ -87,6 +123,7 @@ export async function serveEngineThread(port: ThreadPort, data: ThreadData): Pro
   };
 
   port.on('message', (m) => {
+    if (m.op !== 'cancel') busy();
     switch (m.op) {
       case 'generate':
         void generate(m.id, m.req);
@@ -101,6 +138,13 @@ export async function serveEngineThread(port: ThreadPort, data: ThreadData): Pro
           (result) => port.postMessage({ op: 'scored', id: m.id, result }),
           (e: unknown) => port.postMessage({ op: 'scored', id: m.id, error: toWireError(e) }),
         );
+        return;
+      case 'tokenize':
+        try {
+          port.postMessage({ op: 'tokenized', id: m.id, ids: engine.tokenize(m.text) });
+        } catch (e) {
+          port.postMessage({ op: 'tokenized', id: m.id, error: toWireError(e) });
+        }
         return;
       case 'close':
         void engine.close().then(() => {

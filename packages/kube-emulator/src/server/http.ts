@@ -434,8 +434,10 @@ function includeObject(url: URL): IncludeObject {
 }
 
 function listQuery(q: URLSearchParams, namespace: string | undefined) {
-  const out: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string } = {};
+  const out: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string; resourceVersion?: string; resourceVersionMatch?: string } = {};
   if (namespace) out.namespace = namespace;
+  if (q.get('resourceVersion') !== null) out.resourceVersion = q.get('resourceVersion')!;
+  if (q.get('resourceVersionMatch')) out.resourceVersionMatch = q.get('resourceVersionMatch')!;
   if (q.get('labelSelector')) out.labelSelector = q.get('labelSelector')!;
   if (q.get('fieldSelector')) out.fieldSelector = q.get('fieldSelector')!;
   if (q.get('limit')) out.limit = Number(q.get('limit'));

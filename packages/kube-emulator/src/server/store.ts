@@ -11,8 +11,10 @@ import { applyBuiltinDefaults, validateBuiltin } from './builtins.js';
 import { admitCustomResource, valueAtPath, type FieldValidation } from './custom.js';
 import { ApiError, alreadyExists, badRequest, conflict, forbidden, gone, invalid, notFound, qualifiedResource, unsupportedMediaType, type StatusObject } from './errors.js';
 import { recordUpdate, serverSideApply, type OwnershipContext } from './fields.js';
+import { GarbageCollector } from './gc.js';
 import { builtinListInfo, schemaListInfo, type ListInfo } from './lists.js';
 import { jsonPatch, mergePatch, strategicMerge } from './patch.js';
+import { listRead } from './resource-version.js';
 import { apiVersionOf, crdTypes, Registry, REVIEW_KINDS, storageKey, type ResourceType } from './registry.js';
 import { RequestLog, type Verb } from './request-log.js';
 import {
@@ -73,6 +75,9 @@ export interface ListOptions {
   fieldSelector?: string;
   limit?: number;
   continue?: string;
+  /** With `resourceVersionMatch`, as the API server reads them (see resource-version.ts): Exact serves the state then. */
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
   client?: string;
 }
 
@@ -207,7 +212,12 @@ export class Store {
   private dispatchedRv = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly byUid = new Map<string, { sk: string; namespace: string | undefined; name: string }>();
-  private readonly dependents = new Map<string, Set<string>>();
+  private readonly gc = new GarbageCollector({
+    lookup: (uid) => this.lookupUid(uid),
+    delete: (t, obj, policy) => this.controllerDelete(t, obj, { ...this.gcOptions, propagationPolicy: policy }),
+    update: (t, obj, next) => this.controllerUpdate(t, obj, next),
+    queue: (step) => this.queueGc(step),
+  });
   private readonly jsonCache = new WeakMap<object, string>();
   private gcQueued = false;
   private readonly gcQueue: (() => void)[] = [];
@@ -265,7 +275,11 @@ export class Store {
 
   /** Matching objects sorted by namespace/name, with paging (`limit` / `continue`). */
   list(ref: ResourceRef, opts: ListOptions = {}): ListResult {
-    return this.logged('list', ref, opts.namespace, undefined, undefined, opts.client, () => this.listInternal(this.typeOf(ref), opts));
+    return this.logged('list', ref, opts.namespace, undefined, undefined, opts.client, () => {
+      const t = this.typeOf(ref);
+      const read = listRead(opts.resourceVersion, opts.resourceVersionMatch, this.rv, this.compactedRv);
+      return this.listInternal(t, opts, read.at === 'current' ? undefined : { rv: read.at, objects: this.objectsAt(t, read.at) });
+    });
   }
 
   // ---------------------------------------------------------------- writes
@@ -358,7 +372,9 @@ export class Store {
     } else {
       const rv = Number(from);
       if (!Number.isInteger(rv) || rv < 0) throw badRequest(`invalid resource version "${from}"`);
-      if (rv < this.compactedRv) {
+      // Older than the retained history, or newer than anything this store has issued (its storage was reset,
+      // e.g. an API server restarted empty): only a relist can resynchronise the client, so say 410.
+      if (rv < this.compactedRv || rv > this.rv) {
         queueMicrotask(() => this.safeCall(listener, { type: 'ERROR', object: gone(`too old resource version: ${rv} (${this.rv})`).status }));
         return () => undefined;
       }
@@ -473,12 +489,26 @@ export class Store {
     return keys;
   }
 
-  private listInternal(t: ResourceType, opts: ListOptions): ListResult {
-    const b = this.bucket(t);
+  /** The objects of `t` as they were at resourceVersion `rv` (>= compactedRv): later history undone, newest first. */
+  private objectsAt(t: ResourceType, rv: number): Map<string, KubeObject> {
+    const sk = storageKey(t);
+    const objects = new Map(this.bucket(t).objects);
+    for (let i = this.history.length - 1; i >= 0 && this.history[i]!.rv > rv; i--) {
+      const ev = this.history[i]!;
+      if (ev.sk !== sk) continue;
+      const key = objectKey(t.namespaced ? ev.object.metadata.namespace : undefined, ev.object.metadata.name!);
+      if (ev.type === 'ADDED' || !ev.prev) objects.delete(key);
+      else objects.set(key, ev.prev);
+    }
+    return objects;
+  }
+
+  private listInternal(t: ResourceType, opts: ListOptions, at?: { rv: number; objects: Map<string, KubeObject> }): ListResult {
+    const b = at ? { objects: at.objects } : this.bucket(t);
     const namespace = t.namespaced && opts.namespace ? opts.namespace : undefined;
     const labels = this.labelRequirements(opts.labelSelector);
     const fields = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector, t.fieldSelectors) : [];
-    let listRv = this.rv;
+    let listRv = at?.rv ?? this.rv;
     let after: string | undefined;
     if (opts.continue) {
       let token: { rv: number; start: string };
@@ -495,7 +525,7 @@ export class Store {
     }
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     const items: KubeObject[] = [];
-    const keys = this.sortedKeys(b, namespace);
+    const keys = at ? [...at.objects.keys()].filter((k) => namespace === undefined || k.startsWith(`${namespace}/`)).sort() : this.sortedKeys(this.bucket(t), namespace);
     let i = after === undefined ? 0 : upperBound(keys, after);
     for (; i < keys.length; i++) {
       const o = b.objects.get(keys[i]!);
@@ -873,9 +903,8 @@ export class Store {
     final.metadata.resourceVersion = String(++this.rv);
     const stored = this.persist(t, obj, final, 'DELETED');
     if (t.kind === 'CustomResourceDefinition') this.dropCrd(stored);
-    const uid = stored.metadata.uid!;
-    this.queueGc(() => this.collectDependentsOf(uid));
-    this.queueGc(() => this.checkForegroundOwners(stored));
+    this.queueGc(() => this.gc.removed(stored));
+    this.queueGc(() => this.namespaceContentRemoved(stored));
     return stored;
   }
 
@@ -919,10 +948,6 @@ export class Store {
     return t ? { t, obj } : undefined;
   }
 
-  private dependentsOf(uid: string): { t: ResourceType; obj: KubeObject }[] {
-    return [...(this.dependents.get(uid) ?? [])].map((u) => this.lookupUid(u)).filter((d): d is { t: ResourceType; obj: KubeObject } => d !== undefined);
-  }
-
   private gcOptions: DeleteOptions = { client: 'generic-garbage-collector', fieldManager: 'generic-garbage-collector' };
 
   /** A delete made by a built-in controller (GC, namespace controller): logged under that controller's name. */
@@ -939,71 +964,19 @@ export class Store {
     );
   }
 
-  /** Background GC: dependents whose owners are all gone are deleted; dangling references are dropped. */
-  private collectDependentsOf(uid: string): void {
-    for (const { t, obj } of this.dependentsOf(uid)) {
-      const refs = obj.metadata.ownerReferences ?? [];
-      const alive = refs.filter((r) => r.uid !== uid && this.byUid.has(r.uid));
-      if (alive.length === 0) {
-        if (!obj.metadata.deletionTimestamp) this.controllerDelete(t, obj, { ...this.gcOptions, propagationPolicy: 'Background' });
-      } else {
-        const next = clone(obj);
-        next.metadata.ownerReferences = refs.filter((r) => r.uid !== uid);
-        this.controllerUpdate(t, obj, next);
-      }
-    }
-  }
-
-  /** Foreground and orphan deletion, and namespace termination, for an object that has a deletionTimestamp. */
+  /** Orphan and foreground deletion (the garbage collector's), and namespace termination, once deletion starts. */
   private processDeleting(t: ResourceType, obj: KubeObject): void {
-    const current = this.bucket(t).objects.get(objectKey(obj.metadata.namespace, obj.metadata.name!));
-    if (!current || current.metadata.uid !== obj.metadata.uid) return;
-    const uid = current.metadata.uid!;
-    const finalizers = current.metadata.finalizers ?? [];
-    if (finalizers.includes('orphan')) {
-      for (const d of this.dependentsOf(uid)) {
-        const next = clone(d.obj);
-        next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-        if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
-        this.controllerUpdate(d.t, d.obj, next);
-      }
-      this.removeFinalizer(t, current, 'orphan');
-      return;
-    }
-    if (finalizers.includes('foregroundDeletion')) {
-      for (const d of this.dependentsOf(uid)) {
-        if (!d.obj.metadata.deletionTimestamp) this.controllerDelete(d.t, d.obj, { ...this.gcOptions, propagationPolicy: 'Foreground' });
-      }
-      this.checkForegroundOwner(t, uid);
-      return;
-    }
-    if (t.kind === 'Namespace') this.terminateNamespace(t, current);
+    if (this.gc.deleting(obj.metadata.uid!) || t.kind !== 'Namespace') return;
+    const current = this.bucket(t).objects.get(obj.metadata.name!);
+    if (current && current.metadata.uid === obj.metadata.uid) this.terminateNamespace(t, current);
   }
 
-  private checkForegroundOwners(removed: KubeObject): void {
-    for (const ref of removed.metadata.ownerReferences ?? []) {
-      const owner = this.lookupUid(ref.uid);
-      if (owner) this.checkForegroundOwner(owner.t, ref.uid);
-    }
+  /** The namespace controller finishes a terminating namespace once its last object is gone. */
+  private namespaceContentRemoved(removed: KubeObject): void {
     const ns = removed.metadata.namespace;
-    if (ns) {
-      const namespace = this.bucket(resources.namespaces).objects.get(ns);
-      if (namespace?.metadata.deletionTimestamp) this.terminateNamespace(this.typeOf(resources.namespaces), namespace);
-    }
-  }
-
-  /** Removes `foregroundDeletion` once no dependent that blocks owner deletion remains. */
-  private checkForegroundOwner(t: ResourceType, uid: string): void {
-    const owner = this.lookupUid(uid);
-    if (!owner || !(owner.obj.metadata.finalizers ?? []).includes('foregroundDeletion')) return;
-    const blocking = this.dependentsOf(uid).filter((d) => (d.obj.metadata.ownerReferences ?? []).some((r) => r.uid === uid && r.blockOwnerDeletion));
-    if (blocking.length === 0) this.removeFinalizer(t, owner.obj, 'foregroundDeletion');
-  }
-
-  private removeFinalizer(t: ResourceType, obj: KubeObject, finalizer: string): void {
-    const next = clone(obj);
-    next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    this.controllerUpdate(t, obj, next);
+    if (!ns) return;
+    const namespace = this.bucket(resources.namespaces).objects.get(ns);
+    if (namespace?.metadata.deletionTimestamp) this.terminateNamespace(this.typeOf(resources.namespaces), namespace);
   }
 
   /** Deletes everything in a terminating namespace, then the namespace itself. */
@@ -1047,7 +1020,7 @@ export class Store {
       nsMap.set(next.metadata.name!, frozen);
       this.byUid.set(frozen.metadata.uid!, { sk, namespace: ns, name: next.metadata.name! });
     }
-    this.indexOwners(prev, type === 'DELETED' ? undefined : frozen);
+    this.gc.observe(prev, type === 'DELETED' ? undefined : frozen);
     const ev: HistoryEvent = { rv: Number(frozen.metadata.resourceVersion), sk, type, object: frozen, prev };
     this.history.push(ev);
     if (this.history.length > this.historySize * 1.25) {
@@ -1060,24 +1033,6 @@ export class Store {
       queueMicrotask(() => this.drain());
     }
     return this.asVersion(frozen, t);
-  }
-
-  private indexOwners(prev: KubeObject | undefined, next: KubeObject | undefined): void {
-    const before = new Set((prev?.metadata.ownerReferences ?? []).map((r) => r.uid));
-    const after = new Set((next?.metadata.ownerReferences ?? []).map((r) => r.uid));
-    const uid = (next ?? prev)!.metadata.uid!;
-    for (const o of before) {
-      if (after.has(o)) continue;
-      const set = this.dependents.get(o);
-      set?.delete(uid);
-      if (set?.size === 0) this.dependents.delete(o);
-    }
-    for (const o of after) {
-      if (before.has(o)) continue;
-      let set = this.dependents.get(o);
-      if (!set) this.dependents.set(o, (set = new Set()));
-      set.add(uid);
-    }
   }
 
   private drain(): void {

@@ -7,6 +7,7 @@ import { decodeModel, encodeModel } from '../onnx/proto.js';
 import { gzipBytes, pruneModel, type PruneOptions, type PruneReport } from '../quant/prune.js';
 import { quantizeModel, type QuantizeOptions, type QuantPrecision } from '../quant/quantize.js';
 import { parseLlama2cVocab } from '../tokenizer/llama2c.js';
+import { packageDigest, readManifestBytes } from './digest.js';
 import { sha256Hex, tempPathFor, writeDirAtomic, writeFileAtomic } from './files.js';
 import { decoderIoFromModel } from './io.js';
 import { loadModel } from './load.js';
@@ -45,7 +46,7 @@ export async function convertLlama2cPackage(o: ConvertOptions): Promise<SlmManif
     version: o.version ?? '0.1.0',
     architecture: 'llama',
     contextLength: ckpt.config.seqLen,
-    tokenizer: { kind: 'llama2c', file: 'tokenizer.bin', sha256: sha256Hex(tokBytes) },
+    tokenizer: { kind: 'llama2c', file: 'tokenizer.bin', sha256: sha256Hex(tokBytes), bytes: tokBytes.length },
     specialIds: { bos: 1, eos: 2 },
     io,
     variants: [{ precision: 'fp32', file: 'model.onnx', sha256: sha256Hex(onnx), bytes: onnx.length }],
@@ -84,10 +85,22 @@ export function addVariant(dir: string, variant: Omit<SlmVariant, 'sha256' | 'by
   return next;
 }
 
-/** Verifies a package folder and writes it as a deterministic tar; returns "sha256:<hex>" of the archive. */
-export async function packPackage(dir: string, out: string): Promise<string> {
-  await loadModel(dir, { verify: true });
-  const manifest = readManifest(dir);
+export interface PackResult {
+  /** The package digest, "sha256:" + sha256 of slm.json: what a deployment pins and the loader checks. */
+  digest: string;
+  /** "sha256:" + sha256 of the .slm.tar file (the pre-package-digest identity, deprecated as a pin). */
+  tarDigest: string;
+  manifest: SlmManifest;
+}
+
+/** Verifies a package folder and writes it as a deterministic tar (atomically); returns both digests. */
+export async function packPackageInfo(dir: string, out: string): Promise<PackResult> {
+  const loaded = await loadModel(dir, { verify: true });
+  // The bytes the load verified would be re-read here; hash the archived slm.json itself instead.
+  const manifestBytes = await readManifestBytes(join(dir, MANIFEST_FILE));
+  const digest = packageDigest(manifestBytes);
+  if (digest !== loaded.digest) throw new Error(`${join(dir, MANIFEST_FILE)}: changed while packing`);
+  const manifest = parseManifest(manifestBytes.toString('utf8'), join(dir, MANIFEST_FILE));
   const names = [MANIFEST_FILE, manifest.tokenizer.file, ...manifest.variants.map((v) => v.file)];
   const files = [...new Set(names)].map((name) => ({ name, path: join(dir, name), size: statSync(join(dir, name)).size }));
   const target = resolve(out);
@@ -95,10 +108,15 @@ export async function packPackage(dir: string, out: string): Promise<string> {
   try {
     const hex = writeTar(tmp, files);
     renameSync(tmp, target);
-    return `sha256:${hex}`;
+    return { digest, tarDigest: `sha256:${hex}`, manifest };
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/** packPackageInfo returning only "sha256:<hex>" of the archive (kept for existing callers). */
+export async function packPackage(dir: string, out: string): Promise<string> {
+  return (await packPackageInfo(dir, out)).tarDigest;
 }
 
 /** The fp32 variant of a package (the source of quantization and pruning), decoded. */

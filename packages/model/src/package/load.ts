@@ -3,31 +3,46 @@
  * onnxruntime-genai folders (genai_config.json) and Optimum / transformers.js folders (config.json + onnx/).
  * IO names and dtypes always come from the ONNX graph.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { decodeModel } from '../onnx/proto.js';
 import { hfTokenizer } from '../tokenizer/hf.js';
 import { llama2cTokenizer, parseLlama2cVocab } from '../tokenizer/llama2c.js';
 import type { Tokenizer } from '../tokenizer/types.js';
-import { sha256File, tempPathFor } from './files.js';
+import { MAX_MANIFEST_BYTES, normalizeDigest, packageDigest, readManifestBytes } from './digest.js';
+import { sha256File, sha256Hex, writeDirAtomic } from './files.js';
 import { decoderIoFromModel, type DecoderIO, type IoHints } from './io.js';
 import { MANIFEST_FILE, parseManifest, type Precision, type SlmManifest, type SlmVariant } from './manifest.js';
-import { extractTar } from './tar.js';
+import { extractTar, readTarMember, type TarWanted } from './tar.js';
 
 export interface LoadedModel {
   dir: string;
   manifest: SlmManifest;
   tokenizer: Tokenizer;
-  /** Absolute path of the ONNX file for a precision (default: first variant). Throws naming the precisions present. */
+  /** Absolute path of the ONNX file for a precision (default: first variant). Throws naming the precisions present,
+   *  and for a variant whose sha256 was not checked yet (see LoadOptions.verifyVariants and verifyVariant). */
   variantPath(precision?: Precision): string;
+  /** The package digest ("sha256:" + sha256 of slm.json) of an SLM package; absent for folders without slm.json. */
+  digest?: string;
+  /** Checks a variant's size and sha256 against slm.json (once; a cached copy from a .slm.tar is re-extracted
+   *  when it does not match) and resolves its path. Absent on test doubles. */
+  verifyVariant?(precision?: Precision): Promise<string>;
 }
 
 export interface LoadOptions {
-  /** Where .slm.tar archives are extracted (default: <os tmpdir>/slmops-models). */
+  /** Where .slm.tar archives are extracted (default: <os tmpdir>/slmops-models), one folder per package digest. */
   cacheDir?: string;
-  /** Check every file's sha256 against slm.json (default true; only SLM packages carry digests). */
+  /** Check sha256s against slm.json (default true; sizes are always checked; only SLM packages carry digests). */
   verify?: boolean;
+  /** The pinned package digest, "sha256:<hex>" of slm.json: a package whose slm.json hashes otherwise is refused.
+   *  For a .slm.tar, the sha256 of the archive file is accepted too (deprecated; reported through onWarning). */
+  digest?: string;
+  /** Variants hashed at load: 'all' (default) or the precisions listed; the others are hashed by verifyVariant
+   *  when they are loaded. The tokenizer and slm.json are always checked. */
+  verifyVariants?: 'all' | readonly Precision[];
+  /** Receives deprecations and cache repairs (one line each, no secrets). */
+  onWarning?: (message: string) => void;
 }
 
 /** Reads the structure (not the weights) of an ONNX file and derives its decoder IO. */
@@ -41,14 +56,37 @@ export function readDecoderIo(path: string, hints: IoHints = {}): DecoderIO {
   return decoderIoFromModel(model, path, hints);
 }
 
-function loaded(dir: string, manifest: SlmManifest, tokenizer: Tokenizer): LoadedModel {
+/** How a LoadedModel checks variants it has not verified yet (SLM packages only). */
+interface VariantChecks {
+  digest: string;
+  verified: Set<string>;
+  check(v: SlmVariant): Promise<void>;
+}
+
+function loaded(dir: string, manifest: SlmManifest, tokenizer: Tokenizer, checks?: VariantChecks): LoadedModel {
+  const variant = (precision?: Precision) => {
+    const v = precision ? manifest.variants.find((x) => x.precision === precision) : manifest.variants[0];
+    if (!v) throw new Error(`${dir}: no ${precision} variant; the package has ${manifest.variants.map((x) => x.precision).join(', ')}`);
+    return v;
+  };
   return {
     dir,
     manifest,
     tokenizer,
+    ...(checks ? { digest: checks.digest } : {}),
     variantPath(precision) {
-      const v = precision ? manifest.variants.find((x) => x.precision === precision) : manifest.variants[0];
-      if (!v) throw new Error(`${dir}: no ${precision} variant; the package has ${manifest.variants.map((x) => x.precision).join(', ')}`);
+      const v = variant(precision);
+      if (checks && !checks.verified.has(v.file)) {
+        throw new Error(`${join(dir, v.file)}: not verified against slm.json yet (await verifyVariant(${JSON.stringify(v.precision)}) before loading it)`);
+      }
+      return join(dir, v.file);
+    },
+    async verifyVariant(precision) {
+      const v = variant(precision);
+      if (checks && !checks.verified.has(v.file)) {
+        await checks.check(v);
+        checks.verified.add(v.file);
+      }
       return join(dir, v.file);
     },
   };
@@ -72,45 +110,143 @@ export function readTokenizer(path: string, kind: 'llama2c' | 'hf', vocabSize: n
   return kind === 'llama2c' ? llama2cTokenizer(parseLlama2cVocab(bytes, path, vocabSize)) : hfTokenizer(bytes.toString('utf8'), path, special);
 }
 
-async function loadPackageDir(dir: string, verify: boolean): Promise<LoadedModel> {
-  const manifestPath = join(dir, MANIFEST_FILE);
-  const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
-  const files: Array<{ file: string; sha256: string; bytes?: number }> = [manifest.tokenizer, ...manifest.variants];
-  for (const f of files) {
-    const path = join(dir, f.file);
-    if (!existsSync(path)) throw new Error(`${path}: listed in slm.json but missing from the package`);
-    if (f.bytes !== undefined && statSync(path).size !== f.bytes) {
-      throw new Error(`${path}: size ${statSync(path).size} does not match slm.json (${f.bytes} bytes)`);
-    }
-    if (verify) {
-      const actual = await sha256File(path);
-      if (actual !== f.sha256) throw new Error(`${path}: sha256 mismatch: slm.json says ${f.sha256}, the file has ${actual}`);
-    }
+/** Checks one file of a package against its slm.json entry (size always, sha256 when `verify`); errors name it. */
+async function checkFile(dir: string, f: { file: string; sha256: string; bytes?: number }, verify: boolean): Promise<void> {
+  const path = join(dir, f.file);
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    size = st.size;
+  } catch {
+    throw new Error(`${path}: listed in slm.json but missing from the package`);
   }
-  const io = readDecoderIo(join(dir, manifest.variants[0]!.file));
-  const tokenizer = readTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.kind, manifest.tokenizer.kind === 'llama2c' ? io.vocabSize : undefined, manifest.specialIds);
-  return loaded(dir, { ...manifest, io }, tokenizer);
+  if (f.bytes !== undefined && size !== f.bytes) throw new Error(`${path}: size ${size} does not match slm.json (${f.bytes} bytes)`);
+  if (verify) {
+    const actual = await sha256File(path);
+    if (actual !== f.sha256) throw new Error(`${path}: sha256 mismatch: slm.json says ${f.sha256}, the file has ${actual}`);
+  }
 }
 
-async function loadTar(tarPath: string, opts: LoadOptions): Promise<LoadedModel> {
-  const digest = await sha256File(tarPath);
-  const cache = resolve(opts.cacheDir ?? join(tmpdir(), 'slmops-models'));
-  const dir = join(cache, digest);
-  if (!existsSync(join(dir, MANIFEST_FILE))) {
-    const tmp = tempPathFor(dir);
+const digestMismatch = (where: string, pinned: string, have: string) =>
+  new Error(`${where}: package digest mismatch: pinned ${pinned}, but slm.json hashes to ${have}; the model was not loaded`);
+
+interface DirLoad {
+  verify: boolean;
+  verifyVariants: 'all' | readonly Precision[];
+  /** Pinned package digest (normalized). */
+  digest?: string;
+  /** Files already verified (freshly extracted and hashed). */
+  verified?: readonly string[];
+  /** Re-creates the folder when a deferred variant check fails (a cache extracted from a tar). */
+  repair?: (why: string) => Promise<void>;
+}
+
+/**
+ * Loads an SLM package folder: slm.json is read once (bounded), its bytes checked against the pinned digest and
+ * parsed; then every listed file's size, and the sha256 of the tokenizer and of the variants to verify now.
+ */
+async function loadPackageDir(dir: string, o: DirLoad): Promise<LoadedModel> {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  const bytes = await readManifestBytes(manifestPath);
+  const digest = packageDigest(bytes);
+  if (o.digest !== undefined && digest !== o.digest) throw digestMismatch(manifestPath, o.digest, digest);
+  const manifest = parseManifest(bytes.toString('utf8'), manifestPath);
+  const verified = new Set(o.verified ?? []);
+  const now = (v: SlmVariant) => o.verifyVariants === 'all' || o.verifyVariants.includes(v.precision);
+  for (const f of [manifest.tokenizer, ...manifest.variants]) {
+    const hash = !verified.has(f.file) && (f === manifest.tokenizer || now(f as SlmVariant));
+    await checkFile(dir, f, o.verify && hash);
+    if (hash || !o.verify) verified.add(f.file);
+  }
+  // IO comes from the graph of the first variant verified now; with none, from the pinned slm.json.
+  const ioFrom = manifest.variants.find((v) => verified.has(v.file));
+  const io = ioFrom ? readDecoderIo(join(dir, ioFrom.file)) : manifest.io;
+  const tokenizer = readTokenizer(join(dir, manifest.tokenizer.file), manifest.tokenizer.kind, manifest.tokenizer.kind === 'llama2c' ? io.vocabSize : undefined, manifest.specialIds);
+  const check = async (v: SlmVariant) => {
     try {
-      extractTar(tarPath, tmp);
-      if (!existsSync(join(tmp, MANIFEST_FILE))) throw new Error(`${tarPath}: archive has no ${MANIFEST_FILE}`);
-      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-      renameSync(tmp, dir);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      await checkFile(dir, v, true);
+    } catch (e) {
+      if (!o.repair) throw e;
+      await o.repair((e as Error).message);
+      await checkFile(dir, v, true);
+    }
+  };
+  return loaded(dir, { ...manifest, io }, tokenizer, { digest, verified, check });
+}
+
+/** slm.json of a .slm.tar: its bytes (bounded), package digest and parsed manifest. Validates every tar header. */
+export async function readTarManifest(tarPath: string): Promise<{ bytes: Buffer; digest: string; manifest: SlmManifest }> {
+  const bytes = await readTarMember(tarPath, MANIFEST_FILE, MAX_MANIFEST_BYTES);
+  if (!bytes) throw new Error(`${tarPath}: archive has no ${MANIFEST_FILE}`);
+  return { bytes, digest: packageDigest(bytes), manifest: parseManifest(bytes.toString('utf8'), `${tarPath}!${MANIFEST_FILE}`) };
+}
+
+/** Tokenizer files without a size in slm.json (older packages) are extracted up to this size. */
+const MAX_UNSIZED_TOKENIZER_BYTES = 256 << 20;
+
+/** The entries of a package archive to extract: slm.json and the files it lists, with sizes and digests. */
+function wantedEntries(bytes: Buffer, m: SlmManifest): TarWanted[] {
+  const files: TarWanted[] = [
+    { name: MANIFEST_FILE, bytes: bytes.length, sha256: sha256Hex(bytes) },
+    { name: m.tokenizer.file, sha256: m.tokenizer.sha256, ...(m.tokenizer.bytes !== undefined ? { bytes: m.tokenizer.bytes } : { maxBytes: MAX_UNSIZED_TOKENIZER_BYTES }) },
+    ...m.variants.map((v) => ({ name: v.file, bytes: v.bytes, sha256: v.sha256 })),
+  ];
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    if (seen.has(f.name)) {
+      if (f.name === MANIFEST_FILE) throw new Error(`${MANIFEST_FILE} lists itself as a package file`);
+      return false;
+    }
+    seen.add(f.name);
+    return true;
+  });
+}
+
+/**
+ * A .slm.tar: slm.json is read from the archive first and checked against the pinned digest (or, deprecated, the
+ * archive's sha256). The package lives in <cacheDir>/<package digest hex>/, which is never trusted: it is loaded
+ * with the same checks as any folder, and re-extracted when they fail. Extraction writes only slm.json and the
+ * files it lists, each with its stated size and sha256, into a temporary folder that is then renamed.
+ */
+async function loadTar(tarPath: string, opts: LoadOptions): Promise<LoadedModel> {
+  const { bytes, digest, manifest } = await readTarManifest(tarPath);
+  if (opts.digest !== undefined) {
+    const pinned = normalizeDigest(opts.digest);
+    if (pinned !== digest) {
+      const archive = `sha256:${await sha256File(tarPath)}`;
+      if (pinned !== archive) {
+        throw new Error(`${tarPath}: digest mismatch: pinned ${pinned}, but the package digest (sha256 of slm.json) is ${digest} and the archive's sha256 is ${archive}; the model was not loaded`);
+      }
+      opts.onWarning?.(`${tarPath}: the pinned digest ${pinned} is the sha256 of the .slm.tar file, which is deprecated and stops working in the next release; pin the package digest ${digest} (the sha256 of slm.json) instead`);
     }
   }
+  const cache = resolve(opts.cacheDir ?? join(tmpdir(), 'slmops-models'));
+  const dir = join(cache, digest.slice('sha256:'.length));
+  const wanted = wantedEntries(bytes, manifest);
+  const extract = () => writeDirAtomic(dir, async (tmp) => void (await extractTar(tarPath, tmp, wanted)), true);
+  const base: DirLoad = {
+    verify: opts.verify ?? true,
+    verifyVariants: opts.verifyVariants ?? 'all',
+    digest,
+    repair: async (why) => {
+      opts.onWarning?.(`${dir}: cached copy does not match the package (${why}); extracting ${tarPath} again`);
+      await extract();
+    },
+  };
   try {
-    return await loadPackageDir(dir, opts.verify ?? true);
+    if (existsSync(dir)) {
+      try {
+        return await loadPackageDir(dir, base);
+      } catch (e) {
+        opts.onWarning?.(`${dir}: cached copy does not match the package (${(e as Error).message}); extracting ${tarPath} again`);
+      }
+    }
+    await extract();
+    return await loadPackageDir(dir, { ...base, verified: wanted.map((w) => w.name) });
   } catch (e) {
-    throw new Error(`${tarPath}: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith(tarPath) ? msg : `${tarPath}: ${msg}`);
   }
 }
 
@@ -219,8 +355,9 @@ async function loadOptimum(dir: string): Promise<LoadedModel> {
   });
 }
 
-/** Loads an SLM package folder or .slm.tar (verifying every file's sha256 against slm.json before use), an
- *  onnxruntime-genai folder (genai_config.json) or an Optimum/transformers.js folder. Errors name the file. */
+/** Loads an SLM package folder or .slm.tar (slm.json checked against the pinned digest, files against slm.json,
+ *  before use), an onnxruntime-genai folder (genai_config.json) or an Optimum/transformers.js folder. Errors name
+ *  the file. */
 export async function loadModel(pathOrTar: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const path = resolve(pathOrTar);
   if (!existsSync(path)) throw new Error(`${pathOrTar}: no such file or directory`);
@@ -228,7 +365,10 @@ export async function loadModel(pathOrTar: string, opts: LoadOptions = {}): Prom
     if (!path.endsWith('.tar')) throw new Error(`${pathOrTar}: expected a package folder or a .slm.tar archive`);
     return loadTar(path, opts);
   }
-  if (existsSync(join(path, MANIFEST_FILE))) return loadPackageDir(path, opts.verify ?? true);
+  if (existsSync(join(path, MANIFEST_FILE))) {
+    return loadPackageDir(path, { verify: opts.verify ?? true, verifyVariants: opts.verifyVariants ?? 'all', ...(opts.digest !== undefined ? { digest: normalizeDigest(opts.digest) } : {}) });
+  }
+  if (opts.digest !== undefined) throw new Error(`${pathOrTar}: has no ${MANIFEST_FILE} to check the pinned digest against`);
   if (existsSync(join(path, 'genai_config.json'))) return loadGenai(path);
   if (existsSync(join(path, 'config.json'))) return loadOptimum(path);
   throw new Error(`${pathOrTar}: not a model folder (no slm.json, genai_config.json or config.json)`);

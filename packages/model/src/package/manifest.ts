@@ -27,7 +27,8 @@ export interface SlmManifest {
   version: string;
   architecture: string;
   contextLength: number;
-  tokenizer: { kind: 'llama2c' | 'hf'; file: string; sha256: string };
+  /** `bytes` is written by packages built since the package digest was introduced; older ones omit it. */
+  tokenizer: { kind: 'llama2c' | 'hf'; file: string; sha256: string; bytes?: number };
   specialIds: { bos?: number; eos?: number; pad?: number };
   /** How the decoder's IO is named, read from the ONNX file when the package was built/loaded. */
   io: DecoderIO;
@@ -59,12 +60,13 @@ export function parseManifest(text: string, file: string): SlmManifest {
   if (!m.tokenizer || (m.tokenizer.kind !== 'llama2c' && m.tokenizer.kind !== 'hf')) throw bad('tokenizer.kind', 'must be llama2c or hf');
   checkFile('tokenizer.file', m.tokenizer.file);
   if (!SHA256.test(String(m.tokenizer.sha256))) throw bad('tokenizer.sha256', 'must be 64 lowercase hex digits');
+  if (m.tokenizer.bytes !== undefined && (!Number.isSafeInteger(m.tokenizer.bytes) || m.tokenizer.bytes <= 0)) throw bad('tokenizer.bytes', 'must be a positive integer');
   if (!Array.isArray(m.variants) || m.variants.length === 0) throw bad('variants', 'must list at least one variant');
   m.variants.forEach((v, i) => {
     if (!PRECISIONS.includes(v.precision)) throw bad(`variants[${i}].precision`, `must be one of ${PRECISIONS.join(', ')}`);
     checkFile(`variants[${i}].file`, v.file);
     if (!SHA256.test(String(v.sha256))) throw bad(`variants[${i}].sha256`, 'must be 64 lowercase hex digits');
-    if (!Number.isInteger(v.bytes) || v.bytes <= 0) throw bad(`variants[${i}].bytes`, 'must be a positive integer');
+    if (!Number.isSafeInteger(v.bytes) || v.bytes <= 0) throw bad(`variants[${i}].bytes`, 'must be a positive integer');
   });
   if (!m.io || typeof m.io.inputIds !== 'string' || !Array.isArray(m.io.pastNames)) throw bad('io', 'must describe the decoder IO');
   if (typeof m.specialIds !== 'object' || m.specialIds === null) throw bad('specialIds', 'must be an object');

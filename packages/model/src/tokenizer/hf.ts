@@ -2,7 +2,8 @@
  * Hugging Face tokenizer.json: byte-level BPE (GPT-2, RoBERTa, Qwen-style ByteLevel pre-tokenizer) with added
  * tokens. Other model or pre-tokenizer types are rejected with an error naming the field.
  */
-import { type Tokenizer, utf8Stream } from './types.js';
+import { MergeQueue } from './queue.js';
+import { type Tokenizer, type TokenizerOptions, utf8Stream } from './types.js';
 
 interface AddedToken { id: number; content: string; special?: boolean }
 interface PreTokenizer { type: string; add_prefix_space?: boolean; use_regex?: boolean; pretokenizers?: PreTokenizer[]; pattern?: { Regex?: string; String?: string }; behavior?: string }
@@ -45,7 +46,8 @@ function byteLevelTables(): { toChar: string[]; toByte: Map<string, number> } {
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Builds a Tokenizer from tokenizer.json text; `file` names the source in errors. */
-export function hfTokenizer(json: string, file: string, special: { bos?: number; eos?: number } = {}): Tokenizer {
+export function hfTokenizer(json: string, file: string, special: { bos?: number; eos?: number } = {}, opts: TokenizerOptions = {}): Tokenizer {
+  const onWork = opts.onWork;
   let t: TokenizerJson;
   try {
     t = JSON.parse(json) as TokenizerJson;
@@ -80,10 +82,28 @@ export function hfTokenizer(json: string, file: string, special: { bos?: number;
   const vocab = new Map(Object.entries(model.vocab));
   const idToToken: string[] = [];
   for (const [tok, id] of vocab) idToToken[id] = tok;
-  const ranks = new Map<string, number>();
+  // Symbols (every string a merge can see or make) are interned to small integers, so the merge loop compares and
+  // looks up numbers. A pair's key is a * SYMBOLS + b; it maps to the merge's rank (its index; the last duplicate
+  // wins, as a string-keyed map would), and mergeInto[rank] is the merged symbol. Byte-level symbols never contain
+  // a space, so the integer pairs find exactly the ranks that "a b" strings would.
+  const symbolOf = new Map<string, number>();
+  const symbols: string[] = [];
+  const intern = (str: string): number => {
+    let sym = symbolOf.get(str);
+    if (sym === undefined) {
+      sym = symbols.length;
+      symbolOf.set(str, sym);
+      symbols.push(str);
+    }
+    return sym;
+  };
+  const SYMBOLS = 1 << 22;
+  const pairRank = new Map<number, number>();
+  const mergeInto = new Int32Array(model.merges.length);
   model.merges.forEach((m, i) => {
     const [a, b] = typeof m === 'string' ? (m.split(' ') as [string, string]) : m;
-    ranks.set(`${a} ${b}`, i);
+    pairRank.set(intern(String(a)) * SYMBOLS + intern(String(b)), i);
+    mergeInto[i] = intern(`${a}${b}`);
   });
   const added = t.added_tokens ?? [];
   const addedById = new Map<number, AddedToken>();
@@ -96,45 +116,90 @@ export function hfTokenizer(json: string, file: string, special: { bos?: number;
     : undefined;
   const addedId = new Map(added.map((a) => [a.content, a.id]));
   const { toChar, toByte } = byteLevelTables();
+  const byteSymbol = Int32Array.from(toChar, (c) => intern(c));
+  if (symbols.length > SYMBOLS) throw new Error(`${file}: model.merges: more than ${SYMBOLS} distinct pieces`);
+  const symbolId = Int32Array.from(symbols, (str) => vocab.get(str) ?? -1);
   const cache = new Map<string, number[]>();
   // A TemplateProcessing post-processor that starts with a special token adds it in front (Llama/Qwen style).
   const templateBos = t.post_processor?.type === 'TemplateProcessing' ? t.post_processor.single?.[0]?.SpecialToken?.id : undefined;
   const addsBos = templateBos !== undefined;
   const bosId = special.bos ?? (templateBos !== undefined ? addedId.get(templateBos) ?? vocab.get(templateBos) : undefined);
 
+  /**
+   * Byte-level BPE of one pre-tokenized word, with the semantics of GPT-2's bpe(): repeatedly take the lowest-rank
+   * adjacent pair and merge all its occurrences left to right. Runs in O(n log n) (a single giant "word" is not
+   * quadratic): the symbols form a linked list, each candidate pair sits in a MergeQueue keyed by (rank, position)
+   * and is re-queued with a new stamp when it changes. One round takes every queued entry of the lowest live rank
+   * first, so pairs created during the round wait for the next one, as in the pass over a copy.
+   */
+  // Scratch space of bpe(), grown as needed and reused (encode is synchronous).
+  let next = new Int32Array(64);
+  let prev = new Int32Array(64);
+  let stamp = new Int32Array(64);
+  let sym = new Int32Array(64);
+  const q = new MergeQueue();
+  const round: number[] = [];
+  const roundStamps: number[] = [];
+  const utf8 = new TextEncoder();
+
   function bpe(word: string): number[] {
     const hit = cache.get(word);
     if (hit) return hit;
-    let parts = [...word];
-    for (;;) {
-      let best = Infinity;
-      let at = -1;
-      for (let i = 0; i + 1 < parts.length; i++) {
-        const r = ranks.get(`${parts[i]} ${parts[i + 1]}`);
-        if (r !== undefined && r < best) {
-          best = r;
-          at = i;
-        }
-      }
-      if (at < 0) break;
-      const merged = parts[at]! + parts[at + 1]!;
-      const next: string[] = [];
-      // Merge every occurrence of the pair, left to right, as HF's BPE does for one rank.
-      const [a, b] = [parts[at]!, parts[at + 1]!];
-      for (let i = 0; i < parts.length; i++) {
-        if (i + 1 < parts.length && parts[i] === a && parts[i + 1] === b) {
-          next.push(merged);
-          i++;
-        } else next.push(parts[i]!);
-      }
-      parts = next;
+    const bytes = utf8.encode(word);
+    const n = bytes.length;
+    if (n > sym.length) {
+      const size = Math.max(n, sym.length * 2);
+      [next, prev, stamp, sym] = [new Int32Array(size), new Int32Array(size), new Int32Array(size), new Int32Array(size)];
     }
-    const ids = parts.map((p) => {
-      const id = vocab.get(p);
-      if (id === undefined) throw new Error(`${file}: piece ${JSON.stringify(p)} has no id and the model has no byte fallback`);
-      return id;
-    });
-    if (cache.size < 50_000) cache.set(word, ids);
+    for (let i = 0; i < n; i++) {
+      sym[i] = byteSymbol[bytes[i]!]!;
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+      stamp[i] = 0;
+    }
+    q.clear();
+    const consider = (x: number) => {
+      stamp[x]!++;
+      const y = next[x]!;
+      if (y < 0) return;
+      const r = pairRank.get(sym[x]! * SYMBOLS + sym[y]!);
+      if (r !== undefined) q.push(r, x, stamp[x]!);
+    };
+    for (let i = 0; i + 1 < n; i++) consider(i);
+    while (q.size > 0) {
+      if (q.topStamp !== stamp[q.topPos]) {
+        q.pop();
+        continue;
+      }
+      const rank = q.topKey;
+      round.length = 0;
+      roundStamps.length = 0;
+      while (q.size > 0 && q.topKey === rank) {
+        round.push(q.topPos);
+        roundStamps.push(q.topStamp);
+        q.pop();
+      }
+      for (let k = 0; k < round.length; k++) {
+        const x = round[k]!;
+        if (roundStamps[k] !== stamp[x]) continue; // consumed by an overlapping merge earlier in this round
+        const y = next[x]!;
+        sym[x] = mergeInto[rank]!;
+        next[x] = next[y]!;
+        if (next[y]! >= 0) prev[next[y]!] = x;
+        stamp[y]!++;
+        if (prev[x]! >= 0) consider(prev[x]!);
+        consider(x);
+      }
+    }
+    work += q.work;
+    const ids: number[] = [];
+    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]!) {
+      const id = symbolId[sym[i]!]!;
+      if (id < 0) throw new Error(`${file}: piece ${JSON.stringify(symbols[sym[i]!])} has no id and the model has no byte fallback`);
+      ids.push(id);
+    }
+    // Long words are rare repeats; caching them would only hold big strings.
+    if (cache.size < 50_000 && word.length <= 256) cache.set(word, ids);
     return ids;
   }
 
@@ -144,7 +209,9 @@ export function hfTokenizer(json: string, file: string, special: { bos?: number;
     return pieces;
   }
 
+  let work = 0;
   function encode(text: string, opts: { bos?: boolean; eos?: boolean } = {}): number[] {
+    work = 0;
     const ids: number[] = [];
     if ((opts.bos ?? addsBos) && bosId !== undefined) ids.push(bosId);
     const segments = addedSplit ? text.split(addedSplit) : [text];
@@ -156,11 +223,12 @@ export function hfTokenizer(json: string, file: string, special: { bos?: number;
       }
       const src = addPrefixSpace && i === 0 && !seg.startsWith(' ') ? ` ${seg}` : seg;
       for (const word of splitAll(src)) {
-        const mapped = [...new TextEncoder().encode(word)].map((b) => toChar[b]!).join('');
-        ids.push(...bpe(mapped));
+        // A loop, not push(...ids): a giant word's ids would overflow the call's argument limit.
+        for (const id of bpe(word)) ids.push(id);
       }
     });
     if (opts.eos && special.eos !== undefined) ids.push(special.eos);
+    onWork?.(work);
     return ids;
   }
 
@@ -180,6 +248,9 @@ export function hfTokenizer(json: string, file: string, special: { bos?: number;
   return {
     kind: 'hf',
     vocabSize: idToToken.length,
+    // Byte-level: every byte is one symbol before merging and an added token is at least a byte; plus BOS, the
+    // prefix space and EOS.
+    maxTokens: (utf8Bytes) => utf8Bytes + 3,
     bosId,
     eosId: special.eos,
     encode,

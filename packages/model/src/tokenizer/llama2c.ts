@@ -1,5 +1,6 @@
 /** llama2.c tokenizer (.bin vocabulary) with run.c's exact encode and decode (see llama2c-format.md §4). */
-import { type Tokenizer, utf8Stream } from './types.js';
+import { MergeQueue } from './queue.js';
+import { type Tokenizer, type TokenizerOptions, utf8Stream } from './types.js';
 
 export interface Llama2cVocab {
   maxTokenLength: number;
@@ -48,8 +49,9 @@ function byteOf(piece: Uint8Array): number | undefined {
 }
 
 /** A Tokenizer over a llama2.c vocabulary: BOS id 1, EOS id 2, byte tokens 3..258. */
-export function llama2cTokenizer(vocab: Llama2cVocab): Tokenizer {
+export function llama2cTokenizer(vocab: Llama2cVocab, opts: TokenizerOptions = {}): Tokenizer {
   const { pieces, scores } = vocab;
+  const onWork = opts.onWork;
   const lookup = new Map<string, number>();
   // run.c bsearches a sorted copy; with no duplicate pieces that is the same as a map. First id wins otherwise.
   pieces.forEach((p, i) => {
@@ -75,32 +77,74 @@ export function llama2cTokenizer(vocab: Llama2cVocab): Tokenizer {
       else for (const b of cp) tokens.push(b + 3);
       start = i + 1;
     }
-    // Greedy merge of the best-scoring adjacent pair (leftmost on ties), as run.c does; pair scores are cached
-    // and only the neighbours of a merge are looked up again.
-    const pairScore = (i: number): [number, number] => {
-      const id = lookup.get(key(pieces[tokens[i]!]!) + key(pieces[tokens[i + 1]!]!));
-      return id === undefined ? [-Infinity, -1] : [scores[id]!, id];
-    };
-    const best: Array<[number, number]> = [];
-    for (let i = 0; i + 1 < tokens.length; i++) best.push(pairScore(i));
-    for (;;) {
-      let bestScore = -1e10;
-      let bestIdx = -1;
-      for (let i = 0; i < best.length; i++) {
-        if (best[i]![1] !== -1 && best[i]![0] > bestScore) {
-          bestScore = best[i]![0];
-          bestIdx = i;
-        }
-      }
-      if (bestIdx === -1) break;
-      tokens[bestIdx] = best[bestIdx]![1];
-      tokens.splice(bestIdx + 1, 1);
-      best.splice(bestIdx, 1);
-      if (bestIdx > 0) best[bestIdx - 1] = pairScore(bestIdx - 1);
-      if (bestIdx < best.length) best[bestIdx] = pairScore(bestIdx);
+    const merged = mergePairs(tokens);
+    if (opts.eos) merged.push(EOS);
+    return merged;
+  }
+
+  // Merge id of each adjacent pair of ids (or -1), memoised: the same few pairs recur throughout a prompt. Small
+  // vocabularies get a dense table (-2: not looked up yet), large ones a bounded map.
+  const V = pieces.length;
+  const dense = V * V <= 1 << 20 ? new Int32Array(V * V).fill(-2) : undefined;
+  const pairIds = new Map<number, number>();
+  function pairId(a: number, b: number): number {
+    const k = a * V + b;
+    let id = dense ? dense[k]! : pairIds.get(k) ?? -2;
+    if (id === -2) {
+      id = lookup.get(key(pieces[a]!) + key(pieces[b]!)) ?? -1;
+      if (dense) dense[k] = id;
+      else if (pairIds.size < 1 << 20) pairIds.set(k, id);
     }
-    if (opts.eos) tokens.push(EOS);
-    return tokens;
+    return id;
+  }
+
+  /**
+   * run.c's greedy merge (repeatedly merge the best-scoring adjacent pair whose score is above -1e10, leftmost on
+   * ties) in O(n log n): the tokens form a linked list and every candidate pair sits in a MergeQueue keyed by
+   * (-score, position). A node's pair is re-queued with a new stamp whenever it or its right neighbour changes,
+   * which makes older entries for it stale. Positions keep list order, so "smallest position" is "leftmost".
+   */
+  function mergePairs(tokens: number[]): number[] {
+    const n = tokens.length;
+    const tok = Int32Array.from(tokens);
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    const stamp = new Int32Array(n);
+    const into = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const q = new MergeQueue();
+    const consider = (x: number) => {
+      stamp[x]!++;
+      const y = next[x]!;
+      if (y < 0) return;
+      const id = pairId(tok[x]!, tok[y]!);
+      if (id < 0) return;
+      const score = scores[id]!;
+      if (!(score > -1e10)) return; // run.c's floor: bestScore starts at -1e10 and needs a strictly greater score
+      into[x] = id;
+      q.push(-score, x, stamp[x]!);
+    };
+    for (let i = 0; i + 1 < n; i++) consider(i);
+    while (q.size > 0) {
+      const x = q.topPos;
+      const live = q.topStamp === stamp[x];
+      q.pop();
+      if (!live) continue;
+      const y = next[x]!;
+      tok[x] = into[x]!;
+      next[x] = next[y]!;
+      if (next[y]! >= 0) prev[next[y]!] = x;
+      stamp[y]!++;
+      if (prev[x]! >= 0) consider(prev[x]!);
+      consider(x);
+    }
+    onWork?.(q.work);
+    const out: number[] = [];
+    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]!) out.push(tok[i]!);
+    return out;
   }
 
   /** Bytes run.c's decode(prev, tok) prints, before safe_printf; BOS/EOS print nothing here. */
@@ -129,6 +173,7 @@ export function llama2cTokenizer(vocab: Llama2cVocab): Tokenizer {
   return {
     kind: 'llama2c',
     vocabSize: pieces.length,
+    maxTokens: (utf8Bytes) => utf8Bytes + 3, // one id per byte at most (byte fallback), plus BOS, dummy space, EOS
     bosId: BOS,
     eosId: EOS,
     encode,

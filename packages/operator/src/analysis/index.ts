@@ -21,10 +21,13 @@ export interface AnalysisResult {
 }
 
 /**
- * gRPC codes that are the client's doing, not the model's: they do not count against a version. Everything
- * else in slmops_request_failure_total (RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE…) does.
+ * gRPC codes of slmops_request_failure_total that are the client's doing, not the version's: a malformed or
+ * unauthorised request fails the same on any version, so it does not count against a wave. Everything else
+ * counts, DEADLINE_EXCEEDED and CANCELLED included: both are how slowness shows (a deadline that expired, a
+ * client that gave up; older sidecars also report streaming deadline expiries as CANCELLED), and a slow version
+ * must not pass its waves. See docs/operator.md (Analysis).
  */
-export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'OUT_OF_RANGE', 'CANCELLED', 'NOT_FOUND']);
+export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'OUT_OF_RANGE', 'NOT_FOUND', 'UNAUTHENTICATED', 'PERMISSION_DENIED']);
 
 const round = (n: number, digits = 4): number => Number(n.toFixed(digits));
 

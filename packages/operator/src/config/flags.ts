@@ -1,7 +1,10 @@
 /** The operator's command line, parsed once in the composition root; env only supplies documented defaults. */
 import { parseArgs } from 'node:util';
+import { PLUGIN_NAMES } from '@slmops/api';
+import { type OutboundLimits, SCRAPE_LIMITS, parseByteSize as parseByteSizeOf, parseDurationMs } from '@slmops/metrics';
 
-export const ALL_PLUGINS = ['nvidia', 'jetson', 'intel', 'amd', 'qualcomm', 'cpu'] as const;
+/** Every plugin this build knows (the list the CRD's spec.hardware.plugins enum has). */
+export const ALL_PLUGINS = PLUGIN_NAMES;
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -24,6 +27,8 @@ export interface OperatorOptions {
   resyncPeriodMs: number;
   logFormat: 'json' | 'text';
   identity: string;
+  /** Limits of each analysis scrape of a pod's /metrics (--scrape-max-bytes, --scrape-timeout, --scrape-stall-timeout). */
+  scrapeLimits: OutboundLimits;
 }
 
 export class ConfigError extends Error {
@@ -35,16 +40,25 @@ export const OPERATOR_USAGE =
   '[--leader-election-namespace ns] [--leader-election-id slmops-operator] [--leader-elect-lease-duration 15s] ' +
   '[--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s] [--metrics-bind-address :8080|0] ' +
   '[--health-probe-bind-address :8081|0] [--sidecar-image ref] [--plugins nvidia,jetson,intel,amd,qualcomm,cpu] ' +
-  '[--max-concurrent-reconciles 4] [--resync-period 10m] [--log-format json|text]';
+  '[--max-concurrent-reconciles 4] [--resync-period 10m] [--log-format json|text] [--scrape-max-bytes 4Mi] ' +
+  '[--scrape-timeout 5s] [--scrape-stall-timeout 5s]';
+
+/** A flag parser from @slmops/metrics whose RangeError becomes this package's ConfigError (the CLI prints those). */
+const configErrors =
+  <T>(parse: (flag: string, v: string) => T) =>
+  (flag: string, v: string): T => {
+    try {
+      return parse(flag, v);
+    } catch (e) {
+      throw e instanceof RangeError ? new ConfigError(e.message) : e;
+    }
+  };
 
 /** "90s", "10m", "1h", "1500ms" (a bare number is seconds) to milliseconds. */
-export function parseDuration(flag: string, v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) throw new ConfigError(`--${flag}: expected a duration such as 30s, 10m or 1h, got "${v}"`);
-  const n = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
-  if (n <= 0) throw new ConfigError(`--${flag}: must be greater than zero, got "${v}"`);
-  return Math.round(n);
-}
+export const parseDuration = configErrors(parseDurationMs);
+
+/** "4Mi", "512Ki", "1G", "65536" (bytes) to a positive whole number of bytes. */
+export const parseByteSize = configErrors(parseByteSizeOf);
 
 /** ":8080" (all interfaces), "127.0.0.1:8080", "[::1]:8080"; "0" disables the server. */
 export function parseBindAddress(flag: string, v: string): { host: string; port: number } | undefined {
@@ -101,6 +115,9 @@ export function parseOperatorArgs(argv: string[], env: Readonly<Record<string, s
       'max-concurrent-reconciles': { type: 'string' },
       'resync-period': { type: 'string' },
       'log-format': { type: 'string' },
+      'scrape-max-bytes': { type: 'string' },
+      'scrape-timeout': { type: 'string' },
+      'scrape-stall-timeout': { type: 'string' },
     },
   });
   const plugins = (values.plugins ?? ALL_PLUGINS.join(','))
@@ -139,5 +156,10 @@ export function parseOperatorArgs(argv: string[], env: Readonly<Record<string, s
     resyncPeriodMs: parseDuration('resync-period', values['resync-period'] ?? '10m'),
     logFormat,
     identity: env['POD_NAME'] || `${defaults.hostname}_${defaults.pid}`,
+    scrapeLimits: {
+      maxBytes: values['scrape-max-bytes'] !== undefined ? parseByteSize('scrape-max-bytes', values['scrape-max-bytes']) : SCRAPE_LIMITS.maxBytes,
+      connectTimeoutMs: values['scrape-timeout'] !== undefined ? parseDuration('scrape-timeout', values['scrape-timeout']) : SCRAPE_LIMITS.connectTimeoutMs,
+      stallTimeoutMs: values['scrape-stall-timeout'] !== undefined ? parseDuration('scrape-stall-timeout', values['scrape-stall-timeout']) : SCRAPE_LIMITS.stallTimeoutMs,
+    },
   };
 }

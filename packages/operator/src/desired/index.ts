@@ -10,6 +10,7 @@ import {
   deployment,
   disruptionBudget,
   podTemplate,
+  securitySettingsOf,
   service,
   servingConfigMap,
   type Owner,
@@ -102,6 +103,23 @@ export function replicatedClass(classes: readonly PlannedClass[], host: PluginHo
   )[0];
 }
 
+/**
+ * Replicated mode when no node can be placed: the Deployment is rendered anyway with the preference list's last
+ * plugin (the fallback, cpu) on no particular device, so its pods go Pending until a node matches
+ * spec.placement.nodeSelector, as any Deployment's would; the status says why (NoMatchingNodes).
+ */
+export function unplacedReplicatedClass(spec: Pick<SLMDeploymentSpec, 'hardware' | 'model' | 'serving'>, host: PluginHost): PlannedClass {
+  const plugin = host.preference(spec.hardware.plugins).at(-1)!;
+  const nodeClass: PlannedClass['nodeClass'] = {
+    key: plugin.name,
+    plugin: plugin.name,
+    device: { kind: 'cpu', vendor: 'generic', count: 0, arch: '', attributes: {} },
+    evidence: ['no node matches the placement yet'],
+    nodes: [],
+  };
+  return { nodeClass, plan: planClassOrThrow(host, nodeClass, spec) };
+}
+
 export interface RenderedRevision {
   rev: RevisionSpec;
   revision: string;
@@ -123,27 +141,29 @@ export interface ChildrenInput {
 
 /**
  * Pure: every child to apply, in a fixed order (ConfigMap, Service, NetworkPolicy, PDB, workloads, HPA), each
- * with a controller owner reference. Byte-identical for the same input.
+ * with a controller owner reference. Byte-identical for the same input. Security settings come from the live
+ * spec whatever revision the workloads render: a rollback restores a model, never a looser policy.
  */
 export function renderChildren(input: ChildrenInput): KubeObject[] {
   const { owner, spec, main } = input;
-  const out: KubeObject[] = [servingConfigMap(owner, main.rev, main.revision), service(owner, main.rev)];
-  if (main.rev.privacy.egress === 'Deny') out.push(denyEgressPolicy(owner));
+  const security = securitySettingsOf(spec);
+  const out: KubeObject[] = [servingConfigMap(owner, main.rev, main.revision, security), service(owner, main.rev)];
+  if (security.privacy.egress === 'Deny') out.push(denyEgressPolicy(owner));
   out.push(disruptionBudget(owner, spec.placement.mode));
   if (spec.placement.mode === 'Fleet') {
     for (const cls of main.classes) {
-      const { template } = podTemplate({ owner, rev: main.rev, revision: main.revision, cls, placement: spec.placement });
+      const { template } = podTemplate({ owner, rev: main.rev, revision: main.revision, cls, placement: spec.placement, security });
       out.push(daemonSet(owner, cls.nodeClass.key, template, cls.nodeClass.nodes));
     }
   } else if (input.replicatedClass) {
     const total = input.replicas ?? 0;
     const canary = input.canary && input.canary.replicas > 0 ? input.canary : undefined;
     const stableCls = main.classes.find((c) => c.nodeClass.key === input.replicatedClass!.nodeClass.key) ?? input.replicatedClass;
-    const stable = podTemplate({ owner, rev: main.rev, revision: main.revision, cls: stableCls, placement: spec.placement, track: 'stable' });
+    const stable = podTemplate({ owner, rev: main.rev, revision: main.revision, cls: stableCls, placement: spec.placement, track: 'stable', security });
     out.push(deployment(owner, 'stable', stable.template, Math.max(0, total - (canary?.replicas ?? 0))));
     if (canary) {
       const cls = canary.revision.classes.find((c) => c.nodeClass.key === input.replicatedClass!.nodeClass.key) ?? input.replicatedClass;
-      const t = podTemplate({ owner, rev: canary.revision.rev, revision: canary.revision.revision, cls, placement: spec.placement, track: 'canary' });
+      const t = podTemplate({ owner, rev: canary.revision.rev, revision: canary.revision.revision, cls, placement: spec.placement, track: 'canary', security });
       out.push(deployment(owner, 'canary', t.template, canary.replicas));
     }
     if (spec.autoscaling) out.push(autoscaler(owner, spec.autoscaling));

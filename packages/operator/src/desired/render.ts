@@ -12,15 +12,39 @@ export interface Owner {
   uid: string;
 }
 
-/** The parts of the spec that define what a pod serves; a revision is their hash, and a ControllerRevision keeps them. */
+/**
+ * The parts of the spec that define what a pod serves; a revision is their hash, and a ControllerRevision keeps
+ * them. Security settings are not among them (SECURITY_SETTINGS).
+ */
 export interface RevisionSpec {
   model: SLMDeploymentSpec['model'];
   hardware: SLMDeploymentSpec['hardware'];
   serving: SLMDeploymentSpec['serving'];
-  privacy: SLMDeploymentSpec['privacy'];
   image: string;
   imagePullPolicy?: string;
 }
+
+/**
+ * Spec fields that are security settings (ADR 0011): never part of a revision or of the template's config hash,
+ * so a change reaches every pod at once (NetworkPolicy at once, files through the ConfigMap, flags by replacing
+ * the pods of the revision they run) and no rollback ever restores an older value. `spec.security` joins here.
+ */
+export const SECURITY_SETTINGS = ['privacy'] as const;
+
+/** The security settings of a spec, always rendered from the live spec, whatever revision a template serves. */
+export type SecuritySettings = Pick<SLMDeploymentSpec, (typeof SECURITY_SETTINGS)[number]>;
+
+export function securitySettingsOf(spec: SLMDeploymentSpec): SecuritySettings {
+  return Object.fromEntries(SECURITY_SETTINGS.map((k) => [k, spec[k]])) as SecuritySettings;
+}
+
+/**
+ * What the hashes see in place of the security settings: spec.privacy's defaults as of 994a067. Operators up to
+ * then hashed spec.privacy into revisions and config hashes; hashing these values keeps the revision and the
+ * templates of every deployment that never set it identical across the upgrade (ADR 0011). Fixed on purpose:
+ * a later change of the schema's defaults must not change any revision.
+ */
+const HASHED_SECURITY_DEFAULTS: SecuritySettings = { privacy: { egress: 'Allow', requestLogging: 'None' } };
 
 /** A node class with the nodes the workload will run on and the plugin's plan for it. */
 export interface PlannedClass {
@@ -40,7 +64,6 @@ export function revisionSpecOf(spec: SLMDeploymentSpec, config: OperatorConfig):
     model: spec.model,
     hardware: spec.hardware,
     serving: spec.serving,
-    privacy: spec.privacy,
     image: config.sidecarImage,
     ...(config.imagePullPolicy ? { imagePullPolicy: config.imagePullPolicy } : {}),
   };
@@ -49,7 +72,13 @@ export function revisionSpecOf(spec: SLMDeploymentSpec, config: OperatorConfig):
 /** "<first 12 hex of the digest>-<hash of the revision spec>", e.g. "3f2a9c1b7d4e-5a1b2c3d4e"; a valid label value. */
 export function revisionOf(rev: RevisionSpec): string {
   const digest = rev.model.source.digest?.replace(/^sha256:/, '').slice(0, 12) ?? 'nodigest';
-  return `${digest}-${stableHash(rev)}`;
+  return `${digest}-${stableHash({ ...revisionFields(rev), ...HASHED_SECURITY_DEFAULTS })}`;
+}
+
+/** Only the fields of a RevisionSpec: a ControllerRevision written before ADR 0011 also holds `privacy`. */
+export function revisionFields(rev: RevisionSpec): RevisionSpec {
+  const { model, hardware, serving, image, imagePullPolicy } = rev;
+  return { model, hardware, serving, image, ...(imagePullPolicy ? { imagePullPolicy } : {}) };
 }
 
 export function ownerReference(owner: Owner): OwnerReference {
@@ -86,9 +115,13 @@ export const daemonSetName = (owner: Owner, classKey: string): string => childNa
 export const deploymentName = (owner: Owner, track: 'stable' | 'canary'): string => childName([owner.name, track]);
 export const revisionName = (owner: Owner, revision: string): string => childName([owner.name, revision], 63);
 
-/** The serving config mounted at /etc/slmops/serving.json: what clients and the sidecar agree on. */
-export function servingConfigData(rev: RevisionSpec, revision: string): Record<string, string> {
-  const { serving, model, privacy } = rev;
+/**
+ * The serving config mounted at /etc/slmops/serving.json: what clients and the sidecar agree on. Its privacy
+ * block is the live spec's (a kubelet refreshes the mounted file in place; pods are not replaced for it).
+ */
+export function servingConfigData(rev: RevisionSpec, revision: string, security: SecuritySettings): Record<string, string> {
+  const { serving, model } = rev;
+  const { privacy } = security;
   const doc = {
     model: { name: model.name, version: model.version, ...(model.source.digest ? { digest: model.source.digest } : {}) },
     revision,
@@ -121,8 +154,21 @@ export function precisionPreference(chosen: string, acceptable: readonly string[
   return [chosen, ...(acceptable ?? []).filter((p) => p !== chosen)];
 }
 
-/** The sidecar's command-line flags (see docs/sidecar.md), in a fixed order. */
-export function sidecarArgs(rev: RevisionSpec, plan: ClassPlan): string[] {
+/** Sidecar flags that carry security settings; only non-default values are rendered (a default renders nothing). */
+export function securityArgs(security: SecuritySettings): string[] {
+  return security.privacy.requestLogging === 'Metadata' ? ['--request-logging=metadata'] : [];
+}
+
+const SECURITY_FLAG = /^--request-logging(=|$)/;
+
+/** The security flags a pod's sidecar runs with, as securityArgs renders them (to find pods to replace). */
+export function podSecurityArgs(pod: KubeObject): string[] {
+  const containers = ((pod['spec'] ?? {}) as { containers?: { name?: string; args?: string[] }[] }).containers ?? [];
+  return (containers.find((c) => c.name === 'sidecar')?.args ?? []).filter((a) => SECURITY_FLAG.test(a));
+}
+
+/** The sidecar's command-line flags (see docs/sidecar.md), in a fixed order; security flags last. */
+export function sidecarArgs(rev: RevisionSpec, plan: ClassPlan, security: SecuritySettings): string[] {
   const s = rev.serving;
   const args = ['--model', modelLocation(rev.model.source.uri).arg];
   if (rev.model.source.digest) args.push('--digest', rev.model.source.digest);
@@ -140,18 +186,19 @@ export function sidecarArgs(rev: RevisionSpec, plan: ClassPlan): string[] {
     '--grace-period', `${SIDECAR_GRACE_S}s`,
   );
   if (s.streamInterval !== undefined) args.push('--stream-interval', s.streamInterval);
+  args.push(...securityArgs(security));
   return args;
 }
 
 /** The hardened sidecar container for one node class. */
-export function sidecarContainer(rev: RevisionSpec, plan: ClassPlan): Record<string, unknown> {
+export function sidecarContainer(rev: RevisionSpec, plan: ClassPlan, security: SecuritySettings): Record<string, unknown> {
   const { serving } = rev;
   const resources = plan.patch.resources;
   return {
     name: 'sidecar',
     image: rev.image,
     ...(rev.imagePullPolicy ? { imagePullPolicy: rev.imagePullPolicy } : {}),
-    args: sidecarArgs(rev, plan),
+    args: sidecarArgs(rev, plan, security),
     ports: [
       { name: 'grpc', containerPort: serving.port, protocol: 'TCP' },
       { name: 'metrics', containerPort: serving.metricsPort, protocol: 'TCP' },
@@ -188,6 +235,8 @@ export interface TemplateInput {
   cls: PlannedClass;
   placement: SLMDeploymentSpec['placement'];
   track?: 'stable' | 'canary';
+  /** The live spec's security settings (never the revision's). */
+  security: SecuritySettings;
 }
 
 /**
@@ -195,7 +244,7 @@ export interface TemplateInput {
  * the template): node membership changes never change the hash, so nodes joining a class start no rollout.
  */
 export function podTemplate(input: TemplateInput): { template: Record<string, unknown>; specHash: string } {
-  const { owner, rev, revision, cls, placement, track } = input;
+  const { owner, rev, revision, cls, placement, track, security } = input;
   const { plan, nodeClass } = cls;
   const claim = modelLocation(rev.model.source.uri).claim;
   const labels: Record<string, string> = {
@@ -208,7 +257,8 @@ export function podTemplate(input: TemplateInput): { template: Record<string, un
     ...(track ? { [Labels.track]: track } : {}),
   };
   const annotations: Record<string, string> = {
-    [Annotations.configHash]: stableHash(servingConfigData(rev, revision)),
+    // Security settings reach the file in place, so they never change the template (ADR 0011).
+    [Annotations.configHash]: stableHash(servingConfigData(rev, revision, HASHED_SECURITY_DEFAULTS)),
     ...(rev.model.source.digest ? { [Annotations.modelDigest]: rev.model.source.digest } : {}),
   };
   const nodeSelector = { ...placement.nodeSelector, ...plan.patch.nodeSelector };
@@ -227,7 +277,7 @@ export function podTemplate(input: TemplateInput): { template: Record<string, un
     ...(Object.keys(nodeSelector).length ? { nodeSelector: sortObject(nodeSelector) } : {}),
     ...(tolerations.length ? { tolerations } : {}),
     ...(plan.patch.runtimeClassName ? { runtimeClassName: plan.patch.runtimeClassName } : {}),
-    containers: [sidecarContainer(rev, plan)],
+    containers: [sidecarContainer(rev, plan, security)],
     volumes: [
       { name: 'model-cache', emptyDir: {} },
       { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
@@ -309,12 +359,12 @@ export function service(owner: Owner, rev: RevisionSpec): KubeObject {
   };
 }
 
-export function servingConfigMap(owner: Owner, rev: RevisionSpec, revision: string): KubeObject {
+export function servingConfigMap(owner: Owner, rev: RevisionSpec, revision: string, security: SecuritySettings): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(owner, servingConfigName(owner), commonLabels(owner, 'serving-config')),
-    data: servingConfigData(rev, revision),
+    data: servingConfigData(rev, revision, security),
   };
 }
 
@@ -367,7 +417,7 @@ export function controllerRevision(owner: Owner, revision: string, rev: Revision
     apiVersion: 'apps/v1',
     kind: 'ControllerRevision',
     metadata: meta(owner, revisionName(owner, revision), { ...commonLabels(owner, 'revision'), [Labels.revision]: revision }),
-    data: JSON.parse(canonicalJson(rev)) as Record<string, unknown>,
+    data: JSON.parse(canonicalJson(revisionFields(rev))) as Record<string, unknown>,
     revision: number,
   };
 }

@@ -26,7 +26,14 @@ export interface ClusterView {
   /** True while a write of ours to this object has not yet come back through its watch. */
   pendingApply(apiVersion: string, kind: string, namespace: string | undefined, name: string, hash: string): boolean;
   noteApplied(apiVersion: string, kind: string, namespace: string | undefined, name: string, hash: string): void;
+  /** True once the SLMDeployment with this uid was seen deleted or terminating (watch or a fresh read): never write for it. */
+  ownerGone(uid: string): boolean;
+  /** Records that a fresh read found this SLMDeployment uid gone or terminating before its watch said so. */
+  noteOwnerGone(uid: string): void;
 }
+
+/** Tombstones kept (uids of deleted SLMDeployments); older ones are forgotten first. */
+const TOMBSTONES = 10_000;
 
 export const kindKey = (apiVersion: string, kind: string): string => `${apiVersion}/${kind}`;
 const refKey = (apiVersion: string, kind: string, namespace: string | undefined, name: string) =>
@@ -66,6 +73,7 @@ export class ClusterCache implements ClusterView {
   private readonly childHome = new Map<string, string>();
   private readonly liveByRef = new Map<string, KubeObject>();
   private readonly pending = new Map<string, string>();
+  private readonly tombstones = new Set<string>();
   private nodeList: readonly KubeObject[] | undefined;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -78,6 +86,7 @@ export class ClusterCache implements ClusterView {
       informers.deployments.on((type, d) => {
         this.pending.delete(refKey(SLMD_API_VERSION, 'SLMDeployment', d.metadata.namespace, d.metadata.name));
         const byLabel = `${d.metadata.namespace}/${labelValue(d.metadata.name)}`;
+        if ((type === 'DELETED' || d.metadata.deletionTimestamp) && d.metadata.uid) this.noteOwnerGone(d.metadata.uid);
         if (type === 'DELETED') this.deploymentByLabel.delete(byLabel);
         else this.deploymentByLabel.set(byLabel, `${d.metadata.namespace}/${d.metadata.name}`);
       }),
@@ -124,6 +133,16 @@ export class ClusterCache implements ClusterView {
 
   noteApplied(apiVersion: string, kind: string, namespace: string | undefined, name: string, hash: string): void {
     this.pending.set(refKey(apiVersion, kind, namespace, name), hash);
+  }
+
+  ownerGone(uid: string): boolean {
+    return this.tombstones.has(uid);
+  }
+
+  noteOwnerGone(uid: string): void {
+    if (this.tombstones.has(uid)) return;
+    if (this.tombstones.size >= TOMBSTONES) this.tombstones.delete(this.tombstones.values().next().value!);
+    this.tombstones.add(uid);
   }
 
   private indexPod(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: KubeObject): void {

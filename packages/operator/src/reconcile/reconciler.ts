@@ -5,21 +5,24 @@
  * and the plan's events. The same code runs against a real cluster, the emulator or the in-memory fake.
  */
 import { type KubeApiError, type KubeClient, type KubeObject, type ResourceType, Resources, isConflict, isNotFound } from '@slmops/kube';
+import { type OutboundLimits, OutboundError, SCRAPE_LIMITS, fetchTextBounded } from '@slmops/metrics';
 import type { CoreContext, Deletion, Observation, Plan, PlanReconcileFn, ScrapeResult, ScrapeTarget, ScrapeTargetsFn } from '../contract.js';
 import type { ReconcileOutcome } from '../queue/work-queue.js';
 import { type Logger, errorFields, silentLogger } from '../runtime/log.js';
 import type { ClusterView } from './cache.js';
 import { applyReason, hashOf, semanticEqual, withAppliedHash } from './diff.js';
 
-/** Fetches a /metrics page; rejects on HTTP errors and when `signal` aborts. */
+/** Fetches a /metrics page; rejects on HTTP errors, on a limit hit and when `signal` aborts. */
 export type ScrapeFn = (url: string, signal: AbortSignal) => Promise<string>;
 
-/** Scrape over the global fetch (Node 20). */
-export const fetchScrape: ScrapeFn = async (url, signal) => {
-  const res = await fetch(url, { signal, headers: { accept: 'text/plain;version=0.0.4' } });
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-  return res.text();
-};
+/**
+ * Scrapes within `limits` (byte cap, time to headers, longest silence): a pod's /metrics cannot make the operator
+ * buffer more than the cap or wait forever. Errors are OutboundErrors naming the redacted URL.
+ */
+export const boundedScrape =
+  (limits: OutboundLimits): ScrapeFn =>
+  (url, signal) =>
+    fetchTextBounded(url, limits, { signal, headers: { accept: 'text/plain;version=0.0.4' } });
 
 /** What the reconciler reports to metrics; all optional. */
 export interface ReconcileObserver {
@@ -35,8 +38,11 @@ export interface ReconcilerDeps {
   planReconcile: PlanReconcileFn;
   scrapeTargets: ScrapeTargetsFn;
   ctx: CoreContext;
+  /** Scrapes a /metrics URL (default: `boundedScrape(scrapeLimits)`). */
   scrape?: ScrapeFn;
-  /** Per-scrape timeout (default 5 s). */
+  /** Limits of the default scrape (default SCRAPE_LIMITS, from --scrape-max-bytes/--scrape-timeout/--scrape-stall-timeout). */
+  scrapeLimits?: OutboundLimits;
+  /** Deadline of one whole scrape (default: the limits' connect + stall timeouts, so a trickling body ends too). */
   scrapeTimeoutMs?: number;
   now?: () => Date;
   logger?: Logger;
@@ -67,31 +73,50 @@ const ref = (o: { kind: string; metadata: { namespace?: string; name: string } }
 
 export function createReconciler(deps: ReconcilerDeps): (key: string) => Promise<ReconcileReport> {
   const log = deps.logger ?? silentLogger;
-  const scrape = deps.scrape ?? fetchScrape;
-  const timeout = deps.scrapeTimeoutMs ?? 5000;
+  const limits = deps.scrapeLimits ?? SCRAPE_LIMITS;
+  const scrape = deps.scrape ?? boundedScrape(limits);
+  const timeout = deps.scrapeTimeoutMs ?? limits.connectTimeoutMs + limits.stallTimeoutMs;
   const now = deps.now ?? (() => new Date());
+  // A hostile or broken endpoint is logged once per URL and kind, not on every reconcile of a rollout.
+  const warned = new Set<string>();
 
   const scrapeOne = async (t: ScrapeTarget): Promise<ScrapeResult> => {
     try {
       const text = await scrape(t.url, AbortSignal.timeout(timeout));
       return { pod: t.pod, text, time: now() };
     } catch (e) {
-      return { pod: t.pod, error: (e as Error).message ?? String(e), time: now() };
+      if (e instanceof OutboundError && (e.kind === 'too-large' || e.kind === 'stall' || e.kind === 'aborted')) {
+        const key = `${e.kind} ${e.url}`;
+        if (!warned.has(key)) {
+          if (warned.size >= 1024) warned.clear();
+          warned.add(key);
+          log.warn('metrics scrape refused; the pod counts as not scraped', { pod: `${t.namespace}/${t.pod}`, url: e.url, kind: e.kind, error: e.message });
+        }
+      }
+      const deadline = e instanceof OutboundError && e.kind === 'aborted' ? `GET ${e.url}: no complete response within ${timeout} ms` : undefined;
+      return { pod: t.pod, error: deadline ?? (e as Error).message ?? String(e), time: now() };
     }
   };
 
-  const applyObject = async (planned: KubeObject, applied: string[]): Promise<void> => {
+  /**
+   * Applies one planned object when it differs. A missing child is (re-)created only after a fresh read of the
+   * owner (once per reconcile) confirms it is still this uid and not terminating: its watch may lag the children's,
+   * and a child deleted by the owner's garbage collection must not come back. Returns false when the owner is gone.
+   */
+  const applyObject = async (planned: KubeObject, applied: string[], owner: { confirm(): Promise<boolean> }): Promise<boolean> => {
     const { apiVersion, kind } = planned;
     const { namespace, name } = planned.metadata;
     const live = deps.cache.live(apiVersion, kind, namespace, name);
     const reason = applyReason(planned, live);
-    if (!reason) return;
+    if (!reason) return true;
     const { object, hash } = withAppliedHash(planned);
     // Our previous apply of this exact configuration has not come back through the watch yet.
-    if (deps.cache.pendingApply(apiVersion, kind, namespace, name, hash)) return;
+    if (deps.cache.pendingApply(apiVersion, kind, namespace, name, hash)) return true;
+    if (reason === 'missing' && !(await owner.confirm())) return false;
     await deps.client.apply(object, { force: true });
     deps.cache.noteApplied(apiVersion, kind, namespace, name, hash);
     applied.push(`${ref(planned)} (${reason})`);
+    return true;
   };
 
   const deleteObject = async (d: Deletion, deleted: string[]): Promise<void> => {
@@ -131,11 +156,41 @@ export function createReconciler(deps: ReconcilerDeps): (key: string) => Promise
     const scrapes = await Promise.all(targets.map(scrapeOne));
     const plan = deps.planReconcile({ ...base, scrapes }, deps.ctx);
 
-    for (const o of plan.apply) await applyObject(o, report.applied);
-    for (const d of plan.delete) await deleteObject(d, report.deleted);
+    // No write for a deployment whose deletion this replica has observed, whenever it arrives (a scrape or an
+    // earlier write of this reconcile may take a while): checked from the cache right before every write.
+    const ownerLive = (): boolean => {
+      const d = deps.cache.deployment(key);
+      return !!uid && d?.metadata.uid === uid && !d.metadata.deletionTimestamp && !deps.cache.ownerGone(uid);
+    };
+    let confirmed = false;
+    const owner = {
+      confirm: async (): Promise<boolean> => {
+        if (confirmed) return ownerLive();
+        const fresh = await deps.client.get(Resources.SLMDeployment, name, namespace || undefined);
+        if (!fresh || fresh.metadata.uid !== uid || fresh.metadata.deletionTimestamp) {
+          deps.cache.noteOwnerGone(uid);
+          return false;
+        }
+        confirmed = true;
+        return ownerLive();
+      },
+    };
+    const stopped = (): ReconcileReport => {
+      log.debug('deployment deleted during the reconcile; no further writes', { deployment: key, uid, applied: report.applied, deleted: report.deleted });
+      return { ...report, skipped: 'gone' };
+    };
+
+    for (const o of plan.apply) {
+      if (!ownerLive() || !(await applyObject(o, report.applied, owner))) return stopped();
+    }
+    for (const d of plan.delete) {
+      if (!ownerLive()) return stopped();
+      await deleteObject(d, report.deleted);
+    }
 
     const before = (deployment as { status?: unknown }).status;
     const statusHash = hashOf(plan.status);
+    if (!ownerLive()) return stopped();
     if (!semanticEqual(plan.status, before) && !deps.cache.pendingApply(deployment.apiVersion, 'SLMDeployment', namespace, name, `status:${statusHash}`)) {
       await deps.client.apply(
         { apiVersion: deployment.apiVersion, kind: 'SLMDeployment', metadata: { name, namespace }, status: plan.status },
@@ -146,6 +201,7 @@ export function createReconciler(deps: ReconcilerDeps): (key: string) => Promise
     }
 
     for (const ev of plan.events) {
+      if (!ownerLive()) return stopped();
       try {
         await deps.client.createEvent({
           regarding: { apiVersion: deployment.apiVersion, kind: 'SLMDeployment', name, namespace, uid, ...(deployment.metadata.resourceVersion ? { resourceVersion: deployment.metadata.resourceVersion } : {}) },

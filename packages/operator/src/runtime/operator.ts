@@ -15,7 +15,7 @@ import {
   createLeaderElector,
   objectKey,
 } from '@slmops/kube';
-import { type Registry, createRegistry } from '@slmops/metrics';
+import { type OutboundLimits, type Registry, createRegistry } from '@slmops/metrics';
 import type { PluginHost } from '@slmops/plugin-sdk';
 import type { CoreContext, OperatorConfig, PlanReconcileFn, ScrapeTargetsFn } from '../contract.js';
 import { type Clock, systemClock } from '../queue/clock.js';
@@ -41,6 +41,8 @@ export interface OperatorDeps {
   /** Registry for the operator's metrics (default: a private one). */
   registry?: Registry;
   scrape?: ScrapeFn;
+  /** Limits of each /metrics scrape (default SCRAPE_LIMITS). */
+  scrapeLimits?: OutboundLimits;
   /** Reconciles running at once (default 4). */
   maxConcurrentReconciles?: number;
   /** Informer relist and full requeue period (default 10 min). */
@@ -117,6 +119,7 @@ export async function startOperator(deps: OperatorDeps): Promise<RunningOperator
     scrapeTargets: deps.scrapeTargets,
     ctx,
     ...(deps.scrape ? { scrape: deps.scrape } : {}),
+    ...(deps.scrapeLimits ? { scrapeLimits: deps.scrapeLimits } : {}),
     logger: log,
     observer: metrics,
     identity: deps.leaderElection?.identity ?? deps.config.controllerName,

@@ -27,7 +27,7 @@ export interface StatusInput {
   /** Ready pods that serve the update revision. */
   updatedReady: number;
   placements: readonly PlacementCount[];
-  /** Why no node is placed, when none is (first unplaced reasons). */
+  /** Why no node is placed, when none is (first unplaced reasons); set, Ready is False NoMatchingNodes in any mode. */
   noNodesMessage?: string;
 }
 
@@ -63,7 +63,7 @@ export function computeStatus(input: StatusInput): SLMDeploymentStatus {
   const rolloutMsg = rollout.message ?? '';
 
   const ready: Update =
-    counts.desired === 0
+    counts.desired === 0 || input.noNodesMessage !== undefined
       ? { status: 'False', reason: Reason.NoMatchingNodes, message: input.noNodesMessage ?? `no ${unit} to serve on` }
       : counts.ready >= online
         ? { status: 'True', reason: Reason.AllReplicasReady, message: `${counts.ready} of ${counts.desired} ${unit} Ready${counts.offline ? `; ${counts.offline} offline, pending` : ''}` }

@@ -5,7 +5,8 @@
  */
 import type { GenerateRequest } from '../inference/engine-port.js';
 import { InferenceError, invalidArgument } from '../inference/errors.js';
-import type { ModelInfo } from '../inference/service.js';
+import { DEFAULT_MAX_PROMPT_BYTES, checkEchoed, checkPromptBytes } from '../inference/limits.js';
+import type { Completion, ModelInfo } from '../inference/service.js';
 
 export type WireParam = { bool_param?: boolean; int64_param?: number; string_param?: string; double_param?: number; uint64_param?: number; parameter_choice?: string };
 
@@ -97,9 +98,20 @@ function stopParam(p: WireParam): string[] {
   return [s];
 }
 
-/** Validates a ModelInfer request for the loaded model and extracts prompts and sampling parameters. */
-export function parseInferRequest(req: WireInferRequest, model: Pick<ModelInfo, 'name' | 'version'>): ParsedInfer {
+/**
+ * Validates a ModelInfer request for the loaded model and extracts prompts and sampling parameters. Fields that
+ * may be echoed are bounded (MAX_ECHOED_CHARS) and each prompt's bytes (`maxPromptBytes`) before it is decoded.
+ */
+export function parseInferRequest(req: WireInferRequest, model: Pick<ModelInfo, 'name' | 'version'>, maxPromptBytes = DEFAULT_MAX_PROMPT_BYTES): ParsedInfer {
   if (req === null || typeof req !== 'object') throw invalidArgument('request', 'must be a message');
+  checkEchoed('model_name', req.model_name);
+  checkEchoed('model_version', req.model_version);
+  checkEchoed('id', req.id);
+  (req.inputs ?? []).forEach((input, i) => {
+    checkEchoed(`inputs[${i}].name`, input?.name);
+    checkEchoed(`inputs[${i}].datatype`, input?.datatype);
+  });
+  (req.outputs ?? []).forEach((o, i) => checkEchoed(`outputs[${i}].name`, o?.name));
   if (req.model_name !== model.name) throw new InferenceError('NOT_FOUND', `model_name: unknown model "${req.model_name ?? ''}"; this server serves "${model.name}"`, { field: 'model_name' });
   if (req.model_version && req.model_version !== model.version) {
     throw new InferenceError('NOT_FOUND', `model_version: "${req.model_version}" is not loaded; loaded version is "${model.version}"`, { field: 'model_version' });
@@ -129,6 +141,7 @@ export function parseInferRequest(req: WireInferRequest, model: Pick<ModelInfo, 
   } else elements = typed;
   if (elements.length !== count) throw invalidArgument(`inputs[${idx}].contents`, `shape [${shape.join(',')}] needs ${count} element(s), got ${elements.length}`);
 
+  elements.forEach((b, i) => checkPromptBytes(`inputs[${idx}].contents[${i}]`, b.length, maxPromptBytes));
   const prompts = elements.map((b, i) => {
     try {
       return utf8.decode(b);
@@ -172,12 +185,7 @@ export function parseInferRequest(req: WireInferRequest, model: Pick<ModelInfo, 
   return { id: req.id ?? '', prompts, params, raw: raw.length > 0 };
 }
 
-export interface InferResult {
-  text: string;
-  finishReason: string;
-  promptTokens: number;
-  completionTokens: number;
-}
+export type InferResult = Pick<Completion, 'text' | 'promptTokens' | 'completionTokens'> & { finishReason: string };
 
 /** Builds the ModelInferResponse with BYTES `text_output` shaped like the input's element count. */
 export function buildInferResponse(parsed: ParsedInfer, model: Pick<ModelInfo, 'name' | 'version'>, results: InferResult[]): Record<string, unknown> {

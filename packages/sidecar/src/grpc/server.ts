@@ -1,12 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { InferenceError } from '../inference/errors.js';
-import type { InferenceService } from '../inference/service.js';
+import { checkEchoed } from '../inference/limits.js';
+import type { InferenceService, ModelInfo } from '../inference/service.js';
 import type { Logger } from '../log.js';
 import { HealthService } from './health.js';
 import type { GenerationEvent } from '../inference/engine-port.js';
 import { type TokenEvent, type WireGenerateRequest, fromWireGenerate, toWireCoalescedResponse, toWireGenerateResponse, toWireModelInfo } from './inference-mapping.js';
-import { type InferResult, type WireInferRequest, buildInferResponse, modelMetadata, parseInferRequest } from './oip-mapping.js';
+import { type ParsedInfer, type WireInferRequest, buildInferResponse, modelMetadata, parseInferRequest } from './oip-mapping.js';
 import { type LoadedProtos, SERVICE_NAMES, loadProtos } from './protos.js';
 import { toGrpcStatus } from './status.js';
 
@@ -114,7 +115,7 @@ export function createGrpcServer(deps: GrpcServerDeps): SidecarGrpcServer {
     const out = call.request?.coalesce_tokens === true ? coalescingWriter(write) : { add: (ev: GenerationEvent) => write(toWireGenerateResponse(ev)), flush() {} };
     void (async () => {
       try {
-        for await (const ev of service.generate(fromWireGenerate(call.request), signal)) {
+        for await (const ev of service.generate(fromWireGenerate(call.request), signal, { protocol: 'grpc', method: 'Generate' })) {
           if (call.cancelled) break;
           out.add(ev);
         }
@@ -131,14 +132,16 @@ export function createGrpcServer(deps: GrpcServerDeps): SidecarGrpcServer {
 
   server.addService(protos.inference.service, {
     Generate: generate,
-    Tokenize: unary<{ text?: string }>((req) => {
-      const ids = service.tokenize(req.text ?? '');
+    Tokenize: unary<{ text?: string }>(async (req) => {
+      const ids = await service.tokenize(req.text ?? '', { protocol: 'grpc', method: 'Tokenize' });
       return { token_ids: ids, count: ids.length };
     }),
     GetModelInfo: unary(() => toWireModelInfo(service.info())),
   });
 
   const checkModel = (name: string | undefined, version: string | undefined) => {
+    checkEchoed('name', name);
+    checkEchoed('version', version);
     const info = service.info();
     if (name !== info.name) throw new InferenceError('NOT_FOUND', `name: unknown model "${name ?? ''}"; this server serves "${info.name}"`, { field: 'name' });
     if (version && version !== info.version) throw new InferenceError('NOT_FOUND', `version: "${version}" is not loaded; loaded version is "${info.version}"`, { field: 'version' });
@@ -155,19 +158,19 @@ export function createGrpcServer(deps: GrpcServerDeps): SidecarGrpcServer {
     ServerMetadata: unary(() => ({ name: 'slmops-sidecar', version: deps.serverVersion ?? '0.1.0', extensions: [] })),
     ModelMetadata: unary<{ name?: string; version?: string }>((req) => modelMetadata(checkModel(req.name, req.version))),
     ModelInfer: unary<WireInferRequest>(async (req, signal) => {
-      const info = service.info();
-      const parsed = parseInferRequest(req, info);
-      const results = await Promise.all(
-        parsed.prompts.map(async (prompt): Promise<InferResult> => {
-          let text = '';
-          let result: InferResult | undefined;
-          for await (const ev of service.generate({ ...parsed.params, prompt }, signal)) {
-            if (ev.type === 'token') text += ev.text;
-            else result = { text, finishReason: ev.finishReason, promptTokens: ev.promptTokens, completionTokens: ev.completionTokens };
-          }
-          if (!result) throw new InferenceError('INTERNAL', 'generation ended without a result');
-          return result;
-        }),
+      const ctx = { protocol: 'oip', method: 'ModelInfer' } as const;
+      let info: ModelInfo;
+      let parsed: ParsedInfer;
+      try {
+        info = service.info();
+        parsed = parseInferRequest(req, info, service.maxPromptBytes);
+      } catch (e) {
+        throw service.refused(e, ctx);
+      }
+      const results = await service.generateAll(
+        parsed.prompts.map((prompt) => ({ ...parsed.params, prompt })),
+        signal,
+        ctx,
       );
       return buildInferResponse(parsed, info, results);
     }),

@@ -6,7 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpHandler } from '@slmops/metrics';
 import type { FinishReason, GenerateRequest } from '../inference/engine-port.js';
 import { InferenceError, invalidArgument, toInferenceError } from '../inference/errors.js';
-import type { InferenceService } from '../inference/service.js';
+import { DEFAULT_MAX_PROMPT_BYTES, checkEchoed, checkPromptBytes } from '../inference/limits.js';
+import type { InferenceService, RequestContext } from '../inference/service.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -25,25 +26,34 @@ const HTTP_STATUS: Record<string, number> = {
 /** OpenAI's finish_reason vocabulary. */
 export const openAiFinishReason = (r: FinishReason): string => (r === 'length' || r === 'context' ? 'length' : 'stop');
 
-/** A chat transcript as one prompt: "role: content" lines and an open "assistant:" turn (no model template). */
-export function chatPrompt(messages: unknown): string {
+const ASSISTANT_TURN = '\nassistant:';
+
+/**
+ * A chat transcript as one prompt: "role: content" lines and an open "assistant:" turn (no model template). The
+ * prompt's size is summed from the parts and checked against `maxPromptBytes` before anything is joined.
+ */
+export function chatPrompt(messages: unknown, maxPromptBytes = DEFAULT_MAX_PROMPT_BYTES): string {
   if (!Array.isArray(messages) || messages.length === 0) throw invalidArgument('messages', 'must be a non-empty array');
-  const lines = messages.map((m, i) => {
+  let bytes = Buffer.byteLength(ASSISTANT_TURN) + messages.length - 1;
+  const turns = messages.map((m, i) => {
     const msg = m as { role?: unknown; content?: unknown };
     if (typeof msg?.role !== 'string' || !['system', 'user', 'assistant', 'developer'].includes(msg.role)) {
       throw invalidArgument(`messages[${i}].role`, 'must be system, developer, user or assistant');
     }
-    let content = msg.content;
-    if (Array.isArray(content)) {
-      content = content.map((p: { type?: unknown; text?: unknown }, j) => {
+    const content = msg.content;
+    let parts: string[];
+    if (typeof content === 'string') parts = [content];
+    else if (Array.isArray(content)) {
+      parts = content.map((p: { type?: unknown; text?: unknown }, j) => {
         if (p?.type !== 'text' || typeof p.text !== 'string') throw invalidArgument(`messages[${i}].content[${j}]`, 'only text parts are supported');
         return p.text;
-      }).join('');
-    }
-    if (typeof content !== 'string') throw invalidArgument(`messages[${i}].content`, 'must be a string or text parts');
-    return `${msg.role}: ${content}`;
+      });
+    } else throw invalidArgument(`messages[${i}].content`, 'must be a string or text parts');
+    bytes += msg.role.length + 2 + parts.reduce((a, t) => a + Buffer.byteLength(t), 0);
+    return { role: msg.role, parts };
   });
-  return `${lines.join('\n')}\nassistant:`;
+  checkPromptBytes('messages', bytes, maxPromptBytes);
+  return `${turns.map((t) => `${t.role}: ${t.parts.join('')}`).join('\n')}${ASSISTANT_TURN}`;
 }
 
 const optNum = (body: Record<string, unknown>, key: string): number | undefined => {
@@ -54,10 +64,17 @@ const optNum = (body: Record<string, unknown>, key: string): number | undefined 
 };
 
 /** Maps an OpenAI request body to the engine request (sampling fields and vLLM's top_k extension). */
-export function fromOpenAiBody(body: Record<string, unknown>, kind: 'completion' | 'chat', servedModel: string): { request: GenerateRequest; stream: boolean; includeUsage: boolean } {
+export function fromOpenAiBody(
+  body: Record<string, unknown>,
+  kind: 'completion' | 'chat',
+  servedModel: string,
+  maxPromptBytes = DEFAULT_MAX_PROMPT_BYTES,
+): { request: GenerateRequest; stream: boolean; includeUsage: boolean } {
+  if (body.model !== undefined && typeof body.model !== 'string') throw invalidArgument('model', 'must be a string');
+  checkEchoed('model', body.model);
   if (body.model !== undefined && body.model !== servedModel) throw new InferenceError('NOT_FOUND', `model: "${String(body.model)}" is not served here; this server serves "${servedModel}"`, { field: 'model' });
   let prompt: string;
-  if (kind === 'chat') prompt = chatPrompt(body.messages);
+  if (kind === 'chat') prompt = chatPrompt(body.messages, maxPromptBytes);
   else {
     const p = body.prompt;
     if (typeof p === 'string') prompt = p;
@@ -145,10 +162,18 @@ export function openAiHandler(service: InferenceService): HttpHandler {
     res.on('close', () => {
       if (!res.writableFinished) ac.abort(new InferenceError('CANCELLED', 'client disconnected'));
     });
+    const id = newId(kind === 'chat' ? 'chatcmpl' : 'cmpl');
+    const ctx: RequestContext = { protocol: 'openai', method: kind === 'chat' ? 'chat.completions' : 'completions', requestId: id };
     try {
-      const info = service.info();
-      const { request, stream, includeUsage } = fromOpenAiBody(await readJson(req), kind, info.name);
-      const id = newId(kind === 'chat' ? 'chatcmpl' : 'cmpl');
+      let parsed: ReturnType<typeof fromOpenAiBody>;
+      let info: ReturnType<InferenceService['info']>;
+      try {
+        info = service.info();
+        parsed = fromOpenAiBody(await readJson(req), kind, info.name, service.maxPromptBytes);
+      } catch (e) {
+        throw service.refused(e, ctx);
+      }
+      const { request, stream, includeUsage } = parsed;
       const created = Math.floor(Date.now() / 1000);
       const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
       const chunkObject = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
@@ -158,7 +183,7 @@ export function openAiHandler(service: InferenceService): HttpHandler {
           : { index: 0, text, finish_reason: finish, logprobs: null };
       let text = '';
       let first = true;
-      for await (const ev of service.generate(request, ac.signal)) {
+      for await (const ev of service.generate(request, ac.signal, ctx)) {
         if (ev.type === 'token') {
           if (stream) {
             if (first) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
