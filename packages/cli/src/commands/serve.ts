@@ -35,7 +35,9 @@ export function createServeCommand(signals: NodeJS.EventEmitter = process, bin: 
           }
         });
       };
-      return runChild(bin(), argv, ctx, { signals, onStdout });
+      // As the sidecar image does (docs/sidecar.md): glibc hands freed KV-cache-sized blocks back to the system.
+      const env = { MALLOC_MMAP_THRESHOLD_: '131072', ...ctx.env };
+      return runChild(bin(), argv, { ...ctx, env }, { signals, onStdout });
     },
   };
 }
