@@ -1,18 +1,23 @@
 /**
  * `kubectl slm generate` and `top` against real sidecar processes serving stories260k: the emulator's pods point
- * at them (podIP 127.0.0.1, container ports named grpc/metrics set to the sidecars' ports).
+ * at them (podIP 127.0.0.1, container ports named grpc/metrics set to the sidecars' ports). Both go through the
+ * emulator's API server (pods/portforward, pods/proxy) as they would from a laptop; only the `--direct` cases dial
+ * the pods' addresses themselves. Pods with a simulated IP (10.x) are never dialled by anyone: the emulator
+ * answers for them as for a pod that is down.
  */
+import { createServer, type Server } from 'node:http';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type Emulator, resources } from '@slmops/kube-emulator';
+import { type Emulator, resources, Simulator } from '@slmops/kube-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { convertCommand } from '../src/commands/convert.js';
 import { sidecarBin } from '../src/commands/serve.js';
 import { productionDeps } from '../src/kubectl-slm/main.js';
+import { isServing, type PodObject } from '../src/kubectl-slm/pods.js';
 import { runPlugin, slmdManifest, slmdRef, startCluster, type Run } from './kubectl-slm-harness.js';
 
 const checkpoint = join(import.meta.dirname, '../../../models/stories260k');
@@ -39,10 +44,15 @@ async function startSidecar(model: string): Promise<Sidecar> {
 }
 
 let emu: Emulator;
+let model: string;
+let sim: Simulator | undefined;
+/** A /metrics endpoint that never ends its body (`endless`) or sends headers and then nothing (`silent`). */
+let hostile: Server;
+let hostileMode: 'endless' | 'silent' = 'endless';
 let kubectlSlm: (argv: string[]) => Promise<Run>;
 const sidecars: Sidecar[] = [];
 
-function servingPod(name: string, nodeClass: string, s: Sidecar | undefined, ready: boolean) {
+function servingPod(name: string, nodeClass: string, s: Pick<Sidecar, 'grpcPort' | 'metricsPort'> | undefined, ready: boolean, podIP = '127.0.0.1') {
   emu.store.create(resources.pods, 'default', {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -53,7 +63,7 @@ function servingPod(name: string, nodeClass: string, s: Sidecar | undefined, rea
       ],
     },
   });
-  emu.store.patch(resources.pods, 'default', name, 'merge', { status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } }, { subresource: 'status' });
+  emu.store.patch(resources.pods, 'default', name, 'merge', { status: { phase: 'Running', podIP, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } }, { subresource: 'status' });
 }
 
 const scrape = async (s: Sidecar) => (await fetch(`http://127.0.0.1:${s.metricsPort}/metrics`)).text();
@@ -64,7 +74,7 @@ const sample = (text: string, name: string) =>
     .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
 
 beforeAll(async () => {
-  const model = join(mkdtempSync(join(tmpdir(), 'kubectl-slm-')), 'stories260k');
+  model = join(mkdtempSync(join(tmpdir(), 'kubectl-slm-')), 'stories260k');
   const io = { stdout: new PassThrough(), stderr: new PassThrough(), cwd: process.cwd(), env: {} };
   io.stdout.resume();
   io.stderr.resume();
@@ -77,20 +87,62 @@ beforeAll(async () => {
   servingPod('gen-a-starting', 'cpu-amd64', undefined, false);
   servingPod('gen-cpu', 'cpu-amd64', sidecars[0], true);
   servingPod('gen-gpu', 'nvidia-gpu', sidecars[1], true);
+  hostile = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    if (hostileMode === 'endless') {
+      const line = `${'x'.repeat(1000)} 1\n`;
+      const pump = () => {
+        while (!res.destroyed && res.write(line));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    } else res.flushHeaders();
+  });
+  await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', r));
 }, 120_000);
 
 afterAll(async () => {
+  await sim?.stop();
   for (const s of sidecars) s.child.kill('SIGTERM');
+  hostile?.closeAllConnections();
+  hostile?.close();
   await emu?.close();
 });
+
+/** Requests for a pod subresource the emulator served since `mark`. */
+const served = (mark: number, subresource: string, name: string) => emu.requestLog.since(mark).filter((e) => e.subresource === subresource && e.name === name);
 
 describe('kubectl slm generate', () => {
   it('streams the completion from the first Ready pod and never echoes the prompt on stderr', async () => {
     const r = await kubectlSlm(['generate', 'gen', '--prompt', PROMPT, '--max-tokens', '12', '--temperature', '0']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${EXPECTED}\n`);
-    expect(r.stderr).toBe(`generating on pod gen-cpu (127.0.0.1:${sidecars[0]!.grpcPort})\n`);
+    expect(r.stderr).toMatch(new RegExp(`^generating on pod gen-cpu \\(port ${sidecars[0]!.grpcPort}, forwarded to 127\\.0\\.0\\.1:\\d+\\)\n$`));
     expect(r.stderr).not.toContain(PROMPT);
+  });
+
+  it('tunnels through the API server\'s pods/portforward by default, and dials the pod itself only with --direct', async () => {
+    let mark = emu.requestLog.mark();
+    const viaApi = await kubectlSlm(['generate', 'gen', '--pod', 'gen-gpu', '-p', PROMPT, '--max-tokens', '5', '--temperature', '0', '--json']);
+    expect(viaApi.code).toBe(0);
+    expect(served(mark, 'portforward', 'gen-gpu').map((e) => [e.method, e.code])).toEqual([['GET', 101]]);
+    mark = emu.requestLog.mark();
+    const direct = await kubectlSlm(['generate', 'gen', '--pod', 'gen-gpu', '-p', PROMPT, '--max-tokens', '5', '--temperature', '0', '--json', '--direct']);
+    expect(direct.code).toBe(0);
+    expect(direct.stderr).toBe(`generating on pod gen-gpu (127.0.0.1:${sidecars[1]!.grpcPort})\n`);
+    expect(JSON.parse(direct.stdout)).toEqual(JSON.parse(viaApi.stdout));
+    expect(served(mark, 'portforward', 'gen-gpu')).toEqual([]);
+  });
+
+  it('reports what the port-forward saw when the pod cannot be reached', async () => {
+    // A Ready pod with a simulated IP: the emulator refuses to dial it, as a cluster whose pod is down would fail.
+    servingPod('gen-sim', 'cpu-amd64', { grpcPort: 50051, metricsPort: 9464 }, true, '10.244.7.9');
+    const r = await kubectlSlm(['generate', 'gen', '--pod', 'gen-sim', '-p', PROMPT]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'error: port-forward to pod "gen-sim" port 50051: error forwarding port 50051 to pod default/gen-sim: dial tcp 10.244.7.9:50051: connect: no route to host',
+    );
+    emu.store.delete(resources.pods, 'default', 'gen-sim');
   });
 
   it('--pod picks the pod, --json reports tokens and the finish reason', async () => {
@@ -117,8 +169,11 @@ describe('kubectl slm top', () => {
     const bad = await kubectlSlm(['generate', 'gen', '--pod', 'gen-gpu', '-p', PROMPT, '--top-p', '7']);
     expect(bad.code).toBe(1);
     const [cpuText, gpuText] = await Promise.all(sidecars.map(scrape));
+    const mark = emu.requestLog.mark();
     const r = await kubectlSlm(['top', 'gen']);
     expect(r.stderr).toBe('');
+    // Each pod's /metrics came through the API server's pods/proxy.
+    for (const pod of ['gen-cpu', 'gen-gpu']) expect(served(mark, 'proxy', pod).map((e) => [e.path, e.code])).toEqual([[`/api/v1/namespaces/default/pods/${pod}:${pod === 'gen-cpu' ? sidecars[0]!.metricsPort : sidecars[1]!.metricsPort}/proxy/metrics`, 200]]);
     const [header, ...rows] = r.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^NAME\s+NODE-CLASS\s+PODS\s+REQUESTS\s+TTFT-P50\s+TTFT-P95\s+TOKENS\/S\s+ERRORS$/);
     const cells = rows.map((l) => l.split(/\s{3,}/));
@@ -157,12 +212,90 @@ describe('kubectl slm top', () => {
   });
 
   it('warns about pods whose metrics cannot be scraped and still prints the others', async () => {
-    servingPod('gen-dead', 'jetson', { child: undefined as never, grpcPort: 1, metricsPort: 1 }, true);
+    servingPod('gen-dead', 'jetson', { grpcPort: 1, metricsPort: 1 }, true);
     const r = await kubectlSlm(['top', '-A']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^warning: scraping pod default\/gen-dead \(http:\/\/127\.0\.0\.1:1\/metrics\) failed: /);
+    expect(r.stderr).toMatch(/^warning: scraping pod default\/gen-dead \(port 1 through the API server's pods\/proxy\) failed: GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/default\/pods\/gen-dead:1\/proxy\/metrics: HTTP 503\n$/);
     expect(r.stdout).toMatch(/^NAMESPACE\s+NAME\s+NODE-CLASS/);
     expect(r.stdout).toMatch(/\ndefault\s+gen\s+jetson\s+0\/1\s+0\s+<none>\s+<none>\s+<none>\s+0\n/);
     expect(r.stdout).toMatch(/\ndefault\s+gen\s+cpu-amd64\s+1\s+\d+/);
+    const direct = await kubectlSlm(['top', 'gen', '--direct']);
+    expect(direct.stderr).toMatch(/^warning: scraping pod default\/gen-dead \(http:\/\/127\.0\.0\.1:1\/metrics\) failed: /);
+    expect(direct.stdout).toMatch(/\ngen\s+cpu-amd64\s+1\s+\d+/);
+    emu.store.delete(resources.pods, 'default', 'gen-dead');
   });
+
+  it('caps a hostile /metrics read through the proxy: an endless body by --scrape-max-bytes, a silent one by --scrape-stall-timeout', async () => {
+    servingPod('gen-hostile', 'jetson', { grpcPort: 1, metricsPort: (hostile.address() as { port: number }).port }, true);
+    hostileMode = 'endless';
+    const endless = await kubectlSlm(['top', 'gen', '--scrape-max-bytes', '64Ki']);
+    expect(endless.code).toBe(0);
+    expect(endless.stderr).toMatch(/^warning: scraping pod default\/gen-hostile \(port \d+ through the API server's pods\/proxy\) failed: GET .*: body exceeds the limit of 65536 bytes\n$/);
+    expect(endless.stdout).toMatch(/\ngen\s+cpu-amd64\s+1\s+\d+/);
+    hostileMode = 'silent';
+    const silent = await kubectlSlm(['top', 'gen', '--scrape-stall-timeout', '300ms']);
+    expect(silent.stderr).toMatch(/^warning: scraping pod default\/gen-hostile .* failed: GET .*: no data for 300 ms after 0 bytes\n$/);
+    expect((await kubectlSlm(['top', 'gen', '--scrape-max-bytes', 'lots'])).code).toBe(2);
+    emu.store.delete(resources.pods, 'default', 'gen-hostile');
+  });
+});
+
+describe('a sidecar the simulator runs for a pod (its ports mapped, as on a laptop far from the pod network)', () => {
+  it('top reads its /metrics through pods/proxy and generate reaches its gRPC port through pods/portforward', async () => {
+    // The simulator starts the real sidecar for pods of this Deployment, on free local ports it maps the container
+    // ports 50051/9464 to (the `sim.slmops.io/ports` annotation): only the API server knows where they are.
+    sim = new Simulator({
+      store: emu.store,
+      podStartDelayMs: 0,
+      podReadyDelayMs: 0,
+      processes: {
+        registry: {
+          sidecar: (_pod, ports, ip) => ({
+            command: process.execPath,
+            args: [sidecarBin(), '--model', model, '--host', ip, '--port', String(ports[50051]), '--metrics-host', ip, '--metrics-port', String(ports[9464])],
+          }),
+        },
+        select: (pod) => (pod.metadata.labels?.['slmops.io/deployment'] === 'simgen' ? 'sidecar' : undefined),
+        probeIntervalMs: 50,
+      },
+    });
+    await sim.start();
+    sim.addFleet({ nodes: 1, mix: { 'cpu-amd64': 1 } });
+    emu.store.create(slmdRef, 'default', slmdManifest('simgen'));
+    const labels = { 'slmops.io/deployment': 'simgen', 'slmops.io/node-class': 'cpu-amd64' };
+    emu.store.create(resources.deployments, 'default', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'simgen-cpu' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: 'sidecar',
+                image: 'ghcr.io/slmops/sidecar:0.1.0',
+                ports: [{ name: 'grpc', containerPort: 50051 }, { name: 'metrics', containerPort: 9464 }],
+                readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' } },
+              },
+            ],
+          },
+        },
+      },
+    });
+    const pod = await sim.waitFor('the sidecar pod Ready', () =>
+      (emu.store.list(resources.pods, { namespace: 'default', labelSelector: 'slmops.io/deployment=simgen' }).items as PodObject[]).find(isServing),
+    );
+    const mark = emu.requestLog.mark();
+    const g = await kubectlSlm(['generate', 'simgen', '-p', PROMPT, '--max-tokens', '12', '--temperature', '0']);
+    expect(g).toMatchObject({ code: 0, stdout: `${EXPECTED}\n` });
+    expect(g.stderr).toMatch(new RegExp(`^generating on pod ${pod.metadata.name} \\(port 50051, forwarded to 127\\.0\\.0\\.1:\\d+\\)\n$`));
+    const t = await kubectlSlm(['top', 'simgen']);
+    expect(t.stderr).toBe('');
+    expect(t.stdout).toMatch(/\nsimgen\s+cpu-amd64\s+1\s+1\s+\S+ms\s+\S+\s+\d+\.\d\s+0\n$/);
+    expect(served(mark, 'portforward', pod.metadata.name).map((e) => e.code)).toEqual([101]);
+    expect(served(mark, 'proxy', pod.metadata.name).map((e) => [e.path, e.code])).toEqual([[`/api/v1/namespaces/default/pods/${pod.metadata.name}:9464/proxy/metrics`, 200]]);
+  }, 60_000);
 });

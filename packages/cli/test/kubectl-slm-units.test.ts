@@ -7,7 +7,8 @@ import { labelValue } from '@slmops/api';
 import { type PodObject, podSelector } from '../src/kubectl-slm/pods.js';
 import { humanDuration, table, type SlmdObject } from '../src/kubectl-slm/printers.js';
 import { rolloutVerdict, undoTarget, type RevisionObject } from '../src/kubectl-slm/rollout.js';
-import { counterDelta, summarize, type PodCounters } from '../src/kubectl-slm/top.js';
+import { SCRAPE_LIMITS } from '@slmops/metrics';
+import { counterDelta, scrapeLimits, summarize, topCommand, type PodCounters } from '../src/kubectl-slm/top.js';
 
 describe('humanDuration (k8s.io/apimachinery duration.HumanDuration)', () => {
   it.each([
@@ -148,5 +149,19 @@ describe('podSelector', () => {
     expect(podSelector(name)).not.toContain(name);
     expect(podSelector('stories')).toBe('slmops.io/deployment=stories');
     expect(podSelector()).toBe('slmops.io/deployment');
+  });
+});
+
+describe('top scrape limits', () => {
+  const flags = (over: Record<string, string> = {}) => ({ 'scrape-timeout': '5s', 'scrape-stall-timeout': '5s', 'scrape-max-bytes': '4Mi', ...over });
+  it('defaults are the shared scrape limits; flags override each one', () => {
+    const defaults = Object.fromEntries(Object.entries(topCommand.options).filter(([k]) => k.startsWith('scrape-')).map(([k, o]) => [k, String(o.default)]));
+    expect(scrapeLimits(defaults)).toEqual(SCRAPE_LIMITS);
+    expect(scrapeLimits(flags({ 'scrape-timeout': '2s', 'scrape-stall-timeout': '250ms', 'scrape-max-bytes': '64Ki' }))).toEqual({ maxBytes: 65536, connectTimeoutMs: 2000, stallTimeoutMs: 250 });
+  });
+  it('refuses sizes and durations it cannot use, naming the flag', () => {
+    expect(() => scrapeLimits(flags({ 'scrape-max-bytes': 'lots' }))).toThrow(/--scrape-max-bytes/);
+    expect(() => scrapeLimits(flags({ 'scrape-stall-timeout': '0s' }))).toThrow('--scrape-stall-timeout must be greater than zero');
+    expect(() => scrapeLimits(flags({ 'scrape-timeout': 'soon' }))).toThrow(/--scrape-timeout must be a duration/);
   });
 });

@@ -109,6 +109,12 @@ describe('the CLI explains itself', () => {
     expect(validate.stdout).toMatch(/-o, --output <text\|json> +output format \(default: text\)/);
   });
 
+  it("serve --help is the sidecar's own usage, so it names every flag the sidecar accepts", async () => {
+    const r = await runCli(['serve', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--threads', '--stream-interval', '--default-max-tokens', '--metrics-host', '--max-prompt-bytes', '--request-logging']) expect(r.stdout).toContain(flag);
+  });
+
   it('generate without --prompt is a usage error, not a story about a default prompt', async () => {
     const r = await runCli(['generate', '--model', 'models/stories260k']);
     expect(r.code).toBe(2);

@@ -4,8 +4,12 @@
  * here from the ResourceType, because its generic KubernetesObjectApi drops `continue` for custom resources,
  * hides Retry-After and cannot stream a watch with its ERROR events.
  */
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig, type ResponseContext } from '@kubernetes/client-node';
-import { FIELD_MANAGER } from '@slmops/api';
+import type { KubeConfig } from '@kubernetes/client-node';
+// Deep imports: the package index loads every generated API class and model (about 2,700 modules, most of a
+// second at start-up); these two modules hold all the request machinery this client uses.
+import { HttpMethod, RequestContext, type ResponseContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import { IsomorphicFetchHttpLibrary } from '@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js';
+import { FIELD_MANAGER } from '@slmops/api/keys';
 import { eventObject } from './events.js';
 import {
   KubeApiError,

@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+// The module that defines KubeConfig rather than the package index; it still loads client-node's whole generated
+// client unless lean.ts's hooks are registered.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 export interface LoadKubeConfigOptions {
   /** `--kubeconfig`: this file only; an error when it does not exist. */

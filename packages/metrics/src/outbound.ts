@@ -2,10 +2,11 @@
  * Outbound HTTP reads with limits: every read the operator, sidecar, exporter and CLI make (metrics scrapes, model
  * downloads, registry calls; not Kubernetes watches) goes through here, so each has a byte cap, a connect timeout
  * (until the response headers arrive) and a stall timeout (no byte for that long), and its errors name the URL with
- * credentials and query strings redacted.
+ * credentials and query strings redacted. Also the `@slmops/metrics/outbound` entry point, which does not load
+ * prom-client.
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { Transform, type Readable } from 'node:stream';
 
 /** Limits of one outbound read. */
@@ -87,6 +88,8 @@ export function redactUrlsIn(text: string): string {
 
 export interface OutboundRequest {
   headers?: Record<string, string>;
+  /** TLS settings of an https request (a kubeconfig's CA, client certificate, skip-verify); ignored for http. */
+  tls?: Pick<HttpsRequestOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
   signal?: AbortSignal;
   /** How many redirects (301/302/303/307/308) to follow (default 0: a redirect is an 'http-status' error). Each hop
    *  gets its own connect timeout; `authorization` is dropped when a redirect leaves the origin. */
@@ -139,8 +142,9 @@ export function openOutbound(url: string, limits: OutboundLimits, req: OutboundR
       clearTimeout(connectTimer);
       req.signal?.removeEventListener('abort', onAbort);
     };
-    const send = parsed.protocol === 'https:' ? httpsRequest : httpRequest;
-    const clientReq = send(parsed, { method: 'GET', headers: req.headers ?? {} }, (res: IncomingMessage) => {
+    const https = parsed.protocol === 'https:';
+    const send = https ? httpsRequest : httpRequest;
+    const clientReq = send(parsed, { method: 'GET', headers: req.headers ?? {}, ...(https ? req.tls : {}) }, (res: IncomingMessage) => {
       cleanup();
       const status = res.statusCode ?? 0;
       const location = res.headers.location;

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DOWNLOAD_LIMITS, type OutboundLimits, parseByteSize, parseDurationMs } from '@slmops/metrics';
 
 /** Everything the sidecar needs to start, parsed once from flags (and env defaults) in the composition root. */
@@ -60,8 +60,35 @@ const limit = (parse: () => number): number => {
   }
 };
 
+/** Every flag the sidecar parses; SIDECAR_USAGE names each (a test holds them together). */
+export const SIDECAR_FLAGS = {
+  model: { type: 'string', short: 'm' },
+  digest: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  'metrics-host': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  precision: { type: 'string' },
+  plugin: { type: 'string' },
+  'execution-providers': { type: 'string' },
+  'max-batch-size': { type: 'string' },
+  'max-queue': { type: 'string' },
+  'default-max-tokens': { type: 'string' },
+  threads: { type: 'string' },
+  'stream-interval': { type: 'string' },
+  'grace-period': { type: 'string' },
+  'download-connect-timeout': { type: 'string' },
+  'download-stall-timeout': { type: 'string' },
+  'download-max-bytes': { type: 'string' },
+  'max-prompt-bytes': { type: 'string' },
+  'request-logging': { type: 'string' },
+  'kv-pool-max-bytes': { type: 'string' },
+  'cpu-mem-arena': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
 export const SIDECAR_USAGE =
-  'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
+  'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-host <--host>] [--metrics-port 9464] ' +
   '[--cache-dir dir] [--precision int8,fp16,fp32] [--plugin cpu|nvidia|jetson|intel|amd|qualcomm] [--execution-providers cuda,cpu] [--max-batch-size 8] ' +
   '[--max-queue 64] [--default-max-tokens 256] [--threads n] [--stream-interval 5ms] [--grace-period 30s] ' +
   '[--download-connect-timeout 30s] [--download-stall-timeout 60s] [--download-max-bytes 64Gi] ' +
@@ -72,31 +99,7 @@ export function parseSidecarArgs(argv: string[], env: Record<string, string | un
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: {
-      model: { type: 'string', short: 'm' },
-      digest: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
-      'metrics-host': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'cache-dir': { type: 'string' },
-      precision: { type: 'string' },
-      plugin: { type: 'string' },
-      'execution-providers': { type: 'string' },
-      'max-batch-size': { type: 'string' },
-      'max-queue': { type: 'string' },
-      'default-max-tokens': { type: 'string' },
-      threads: { type: 'string' },
-      'stream-interval': { type: 'string' },
-      'grace-period': { type: 'string' },
-      'download-connect-timeout': { type: 'string' },
-      'download-stall-timeout': { type: 'string' },
-      'download-max-bytes': { type: 'string' },
-      'max-prompt-bytes': { type: 'string' },
-      'request-logging': { type: 'string' },
-      'kv-pool-max-bytes': { type: 'string' },
-      'cpu-mem-arena': { type: 'string' },
-    },
+    options: SIDECAR_FLAGS,
   });
   const model = values.model ?? env['SLMOPS_MODEL'];
   if (!model) throw new ConfigError('--model is required (a package folder, a .slm.tar or an http(s)/file URL)');

@@ -1,4 +1,4 @@
-export { type SidecarConfig, ConfigError, SIDECAR_USAGE, parseSidecarArgs, parseDuration } from './config.js';
+export { type SidecarConfig, ConfigError, SIDECAR_FLAGS, SIDECAR_USAGE, parseSidecarArgs, parseDuration } from './config.js';
 export { type SidecarDeps, type SidecarHandle, runSidecar } from './sidecar.js';
 export { knownPlugins, productionDeps, runSidecarMain, startSidecar } from './main.js';
 export { type RemoteGenerateRequest, type RemoteGenerationEvent, createClient, generateRemote, remoteGenerationSource } from './client.js';

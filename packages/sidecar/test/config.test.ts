@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseSidecarArgs } from '../src/config.js';
+import { ConfigError, SIDECAR_FLAGS, SIDECAR_USAGE, parseSidecarArgs } from '../src/config.js';
 
 describe('sidecar durations', () => {
   const parse = (...flags: string[]) => parseSidecarArgs(['--model', 'm', ...flags], {});
@@ -16,5 +16,12 @@ describe('sidecar durations', () => {
     expect(() => parse('--stream-interval=-1ms')).toThrow('--stream-interval: expected a duration like 30s, 500ms or 2m, got "-1ms"');
     expect(() => parse('--grace-period', '5 minutes')).toThrow('--grace-period: expected a duration');
     expect(parse('--grace-period', '2m').graceMs).toBe(120_000);
+  });
+});
+
+describe('sidecar usage', () => {
+  it('names every flag the parser accepts, and no other (slmops serve --help prints it)', () => {
+    const named = [...SIDECAR_USAGE.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]);
+    expect(new Set(named)).toEqual(new Set(Object.keys(SIDECAR_FLAGS)));
   });
 });

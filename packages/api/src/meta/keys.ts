@@ -1,4 +1,8 @@
-/** API coordinates, label and annotation keys shared by the operator, sidecar, CLI and chart. */
+/**
+ * API coordinates, label and annotation keys shared by the operator, sidecar, CLI and chart. Also the
+ * `@slmops/api/keys` entry point, for start-up-sensitive callers (kubectl-slm, the Kubernetes client) that need
+ * these names without loading zod, CEL or the schema.
+ */
 import { createHash } from 'node:crypto';
 
 export const GROUP = 'slmops.io';

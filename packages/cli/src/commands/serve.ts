@@ -16,10 +16,12 @@ export const sidecarBin = (): string => createRequire(import.meta.url).resolve('
 export function createServeCommand(signals: NodeJS.EventEmitter = process, bin: () => string = sidecarBin): Command {
   return {
     summary: 'Serve a model: gRPC (slmops + KServe OIP v2 + health + reflection), OpenAI HTTP and /metrics',
-    usage:
-      'slmops serve --model <dir|file.slm.tar|url> [--digest sha256:…] [--host 0.0.0.0] [--port 50051] [--metrics-port 9464] ' +
-      '[--cache-dir dir] [--precision p] [--plugin cpu] [--execution-providers cuda,cpu] [--max-batch-size 8] [--max-queue 64] [--grace-period 30s] ' +
-      '[--download-connect-timeout 30s] [--download-stall-timeout 60s] [--download-max-bytes 64Gi]',
+    usage: 'slmops serve --model <dir|file.slm.tar|url> [flags]',
+    // The sidecar's own usage, so this help cannot drift from the flags it parses.
+    async help() {
+      const { SIDECAR_USAGE } = await import('@slmops/sidecar');
+      return `Usage: ${SIDECAR_USAGE}`;
+    },
     run(argv: string[], ctx: CliContext): Promise<number> {
       // The sidecar's first stdout line is its JSON announce; the rest passes through.
       const onStdout = (stdout: NodeJS.ReadableStream) => {

@@ -1,5 +1,5 @@
 /** The shape of a `kubectl slm` subcommand and the helpers they share to read SLMDeployments. */
-import { CRD_NAME } from '@slmops/api';
+import { CRD_NAME } from '@slmops/api/keys';
 import { KubeApiError, type KubeClient, Resources } from '@slmops/kube';
 import type { FlagTable } from '../context.js';
 import type { Session } from './options.js';

@@ -1,4 +1,8 @@
-/** `kubectl slm generate <slmd> --prompt …`: streams a completion from one Ready pod of the deployment. */
+/**
+ * `kubectl slm generate <slmd> --prompt …`: streams a completion from one Ready pod of the deployment, over a
+ * pods/portforward tunnel through the API server (the API server's proxy carries no gRPC), or with `--direct`
+ * straight to the pod IP.
+ */
 import { Resources } from '@slmops/kube';
 import type { RemoteGenerateRequest } from '@slmops/sidecar';
 import { UsageError, writeLine } from '../context.js';
@@ -10,6 +14,9 @@ import { hostPort, isServing, type PodObject, podPort, podSelector } from './pod
 export const GRPC_PORT_NAME = 'grpc';
 export const METRICS_PORT_NAME = 'metrics';
 
+/** Longest wait for the API server to open each port-forward WebSocket. */
+export const PORT_FORWARD_HANDSHAKE_MS = 10_000;
+
 /** The pod to send to: the one named by --pod, else the first serving pod by name (stable across runs). */
 export function choosePod(pods: readonly PodObject[], wanted?: string): PodObject | undefined {
   const serving = pods.filter(isServing).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -19,7 +26,7 @@ export function choosePod(pods: readonly PodObject[], wanted?: string): PodObjec
 export const generateCommand: Subcommand = {
   summary: 'Generate text on one Ready pod of an SLMDeployment (streams tokens to stdout)',
   usage:
-    'kubectl slm generate NAME --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--pod POD] [--json] [-n NS]',
+    'kubectl slm generate NAME --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--pod POD] [--json] [--direct] [-n NS]',
   options: {
     prompt: { type: 'string', short: 'p', value: '<text>', help: 'the text to continue (required)' },
     'max-tokens': { type: 'string', default: '64', value: '<n>', help: 'most tokens to generate' },
@@ -30,6 +37,7 @@ export const generateCommand: Subcommand = {
     stop: { type: 'string', multiple: true, value: '<text>', help: 'stop when the output ends with this text' },
     pod: { type: 'string', value: '<pod>', shownDefault: 'the first Ready pod by name', help: 'generate on this pod' },
     json: { type: 'boolean', default: false, help: 'print one JSON object at the end instead of streaming' },
+    direct: { type: 'boolean', default: false, help: "dial the pod's IP instead of tunnelling through the API server's pods/portforward (inside the cluster network only)" },
   },
   async run(session, positionals, values) {
     if (positionals.length !== 1) throw new UsageError('generate needs exactly one SLMDeployment name');
@@ -63,21 +71,31 @@ export const generateCommand: Subcommand = {
     }
     const port = podPort(pod, GRPC_PORT_NAME, slmd.spec.serving?.port);
     if (port === undefined) throw new Error(`pod "${pod.metadata.name}" has no container port named "${GRPC_PORT_NAME}" and spec.serving.port is not set`);
-    const address = hostPort(pod.status!.podIP!, port);
+    const direct = values['direct'] === true;
+    const tunnel = direct ? undefined : await (await session.pods()).forward(namespace, pod.metadata.name, port, PORT_FORWARD_HANDSHAKE_MS);
+    const address = tunnel ? tunnel.address : hostPort(pod.status!.podIP!, port);
     // Only the pod and address go to stderr: the prompt and the completion never reach a log.
-    writeLine(session.ctx.stderr, `generating on pod ${pod.metadata.name} (${address})`);
+    writeLine(session.ctx.stderr, tunnel ? `generating on pod ${pod.metadata.name} (port ${port}, forwarded to ${address})` : `generating on pod ${pod.metadata.name} (${address})`);
     let text = '';
     let tokens = 0;
-    // Loaded here so `kubectl slm get` and friends never load the gRPC client.
-    const { generateRemote } = await import('@slmops/sidecar');
-    for await (const ev of generateRemote(address, request)) {
-      if (ev.type === 'token' || ev.type === 'tokens') {
-        tokens += ev.type === 'tokens' ? ev.ids.length : 1;
-        if (values['json']) text += ev.text;
-        else session.ctx.stdout.write(ev.text);
-      } else if (values['json']) {
-        writeLine(session.ctx.stdout, JSON.stringify({ pod: pod.metadata.name, text, tokens, finishReason: ev.finishReason, promptTokens: ev.promptTokens, completionTokens: ev.completionTokens }));
-      } else writeLine(session.ctx.stdout);
+    try {
+      // Loaded here so `kubectl slm get` and friends never load the gRPC client.
+      const { generateRemote } = await import('@slmops/sidecar');
+      for await (const ev of generateRemote(address, request)) {
+        if (ev.type === 'token' || ev.type === 'tokens') {
+          tokens += ev.type === 'tokens' ? ev.ids.length : 1;
+          if (values['json']) text += ev.text;
+          else session.ctx.stdout.write(ev.text);
+        } else if (values['json']) {
+          writeLine(session.ctx.stdout, JSON.stringify({ pod: pod.metadata.name, text, tokens, finishReason: ev.finishReason, promptTokens: ev.promptTokens, completionTokens: ev.completionTokens }));
+        } else writeLine(session.ctx.stdout);
+      }
+    } catch (e) {
+      // What the tunnel saw (the API server's refusal, the pod's port closed) says more than gRPC's view of it.
+      const why = tunnel?.lastError();
+      throw why ? new Error(`port-forward to pod "${pod.metadata.name}" port ${port}: ${why}`, { cause: e }) : e;
+    } finally {
+      await tunnel?.close();
     }
     return 0;
   },

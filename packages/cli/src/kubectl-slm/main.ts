@@ -4,24 +4,25 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createKubeClient, KubeApiError, loadKubeConfig } from '@slmops/kube';
-import { SCRAPE_LIMITS, fetchTextBounded } from '@slmops/metrics';
+import { fetchTextBounded } from '@slmops/metrics/outbound';
 import { type CliContext, flagHelp, plainErrorMessage, UsageError, writeLine } from '../context.js';
 import { cliVersion } from '../version.js';
 import type { Subcommand } from './command.js';
 import { FIELD_MANAGER } from './command.js';
-import { describeCommand } from './describe.js';
-import { generateCommand } from './generate.js';
-import { getCommand } from './get.js';
 import { commandFirst, createSession, GLOBAL_USAGE, parseCommandLine, type PluginDeps } from './options.js';
+import { podTransport } from './pod-transport.js';
 import { rolloutCommands } from './rollout.js';
-import { topCommand } from './top.js';
 
-/** Top-level subcommands; `rollout` has its own verbs. */
-export const subcommands: Record<string, Subcommand> = {
-  get: getCommand,
-  describe: describeCommand,
-  generate: generateCommand,
-  top: topCommand,
+/**
+ * Top-level subcommands, each module loaded only when its command runs (or for the root help): `top` and
+ * `generate` pull in the metrics parser, the API schema and gRPC, which `get` must not pay for at start-up
+ * (bench/cli-startup.ts). `rollout` has its own verbs.
+ */
+const subcommands: Record<string, () => Promise<Subcommand>> = {
+  get: async () => (await import('./get.js')).getCommand,
+  describe: async () => (await import('./describe.js')).describeCommand,
+  generate: async () => (await import('./generate.js')).generateCommand,
+  top: async () => (await import('./top.js')).topCommand,
 };
 
 /** The real kubeconfig, API client, HTTP and clock. */
@@ -30,18 +31,19 @@ export function productionDeps(): PluginDeps {
     async connect({ kubeconfig, context, env }) {
       const kubeConfig = loadKubeConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}), env });
       const namespace = kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || 'default';
-      return { client: createKubeClient({ kubeConfig, fieldManager: FIELD_MANAGER, userAgent: `kubectl-slm/${cliVersion()}` }), namespace };
+      const userAgent = `kubectl-slm/${cliVersion()}`;
+      return { client: createKubeClient({ kubeConfig, fieldManager: FIELD_MANAGER, userAgent }), namespace, pods: podTransport(kubeConfig, userAgent) };
     },
     // Bounded like every scrape (byte cap, connect and stall timeouts); `signal` adds the command's own deadline.
-    fetchText: (url, signal) => fetchTextBounded(url, SCRAPE_LIMITS, { signal }),
+    fetchText: (url, limits, signal) => fetchTextBounded(url, limits, signal ? { signal } : {}),
     now: () => new Date(),
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : {}),
   };
 }
 
-function rootHelp(ctx: CliContext): void {
+async function rootHelp(ctx: CliContext): Promise<void> {
   writeLine(ctx.stdout, 'kubectl slm: operate SLMDeployments (slmops.io/v1alpha1) from kubectl\n\nCommands:');
-  for (const [name, c] of Object.entries(subcommands)) writeLine(ctx.stdout, `  ${name.padEnd(10)} ${c.summary}`);
+  for (const [name, load] of Object.entries(subcommands)) writeLine(ctx.stdout, `  ${name.padEnd(10)} ${(await load()).summary}`);
   writeLine(ctx.stdout, `  ${'rollout'.padEnd(10)} Manage a rollout: ${Object.keys(rolloutCommands).join('|')}`);
   writeLine(ctx.stdout, `\n${GLOBAL_USAGE}\n\nRun \`kubectl slm <command> --help\` for a command's flags.`);
 }
@@ -58,7 +60,7 @@ const helpFlag = (args: string[]) => args.includes('--help') || args.includes('-
 export async function main(argv: string[], ctx: CliContext, deps: PluginDeps = productionDeps()): Promise<number> {
   const [first, ...rest] = commandFirst(argv);
   if (!first || first === '--help' || first === '-h' || first === 'help') {
-    rootHelp(ctx);
+    await rootHelp(ctx);
     return first ? 0 : 2;
   }
   if (first === 'version' || first === '--version') {
@@ -66,7 +68,7 @@ export async function main(argv: string[], ctx: CliContext, deps: PluginDeps = p
     return 0;
   }
   let label = first;
-  let command = subcommands[first];
+  let command = Object.hasOwn(subcommands, first) ? await subcommands[first]!() : undefined;
   let args = rest;
   if (first === 'rollout') {
     const [verb, ...more] = rest;

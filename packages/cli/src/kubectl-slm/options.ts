@@ -1,7 +1,9 @@
 /** Global kubectl flags, output formats and the session every `kubectl slm` subcommand runs in. */
 import { parseArgs } from 'node:util';
 import type { KubeClient } from '@slmops/kube';
+import type { OutboundLimits } from '@slmops/metrics/outbound';
 import { type CliContext, type FlagTable, flagHelp, UsageError } from '../context.js';
+import type { PodTransport } from './pod-transport.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 
@@ -10,6 +12,8 @@ export interface Connection {
   client: KubeClient;
   /** The namespace of the current context, or "default". */
   namespace: string;
+  /** Pods' ports through the API server (pods/proxy, pods/portforward). */
+  pods: PodTransport;
 }
 
 export interface ConnectOptions {
@@ -21,8 +25,8 @@ export interface ConnectOptions {
 /** Side effects the plugin needs, passed in by main.ts so tests can run it in-process. */
 export interface PluginDeps {
   connect(options: ConnectOptions): Promise<Connection>;
-  /** HTTP GET of a pod's /metrics (plain fetch in production). */
-  fetchText(url: string, signal: AbortSignal): Promise<string>;
+  /** HTTP GET of a pod's /metrics straight from its IP (`top --direct`), within `limits`. */
+  fetchText(url: string, limits: OutboundLimits, signal?: AbortSignal): Promise<string>;
   now(): Date;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -36,6 +40,8 @@ export interface Session {
   allNamespaces: boolean;
   output: OutputFormat;
   client(): Promise<KubeClient>;
+  /** Pods' ports through the API server, with the kubeconfig's credentials. */
+  pods(): Promise<PodTransport>;
 }
 
 /** Flags every subcommand accepts, as kubectl spells them. */
@@ -114,6 +120,9 @@ export function createSession(values: Record<string, unknown>, ctx: CliContext, 
     },
     async client() {
       return (await connect()).client;
+    },
+    async pods() {
+      return (await connect()).pods;
     },
   };
 }

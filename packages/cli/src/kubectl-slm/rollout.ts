@@ -1,6 +1,6 @@
 /** `kubectl slm rollout status|promote|pause|resume|abort|undo <name>`. */
 import { randomUUID } from 'node:crypto';
-import { Annotations, CRD_NAME, Labels } from '@slmops/api';
+import { Annotations, CRD_NAME, Labels } from '@slmops/api/keys';
 import { isGone, type KubeClient, type KubeObject, Resources, type Watch } from '@slmops/kube';
 import { UsageError, writeLine } from '../context.js';
 import { FIELD_MANAGER, getSlmd, notFound, type Subcommand } from './command.js';

@@ -1,10 +1,23 @@
 /**
  * `kubectl slm top [name]`: scrapes every Ready serving pod's /metrics and prints, per SLMDeployment and node
- * class, requests, TTFT p50/p95, tokens/s and errors.
+ * class, requests, TTFT p50/p95, tokens/s and errors. Scrapes go through the API server's pods/proxy (so `top`
+ * works from outside the cluster network); `--direct` dials the pod IPs instead.
  */
 import { Labels } from '@slmops/api';
 import { Resources } from '@slmops/kube';
-import { type Bucket, histogramBuckets, histogramQuantile, type MetricFamily, mergeBuckets, parseExposition, servingMetrics, sumSamples } from '@slmops/metrics';
+import {
+  type Bucket,
+  histogramBuckets,
+  histogramQuantile,
+  type MetricFamily,
+  mergeBuckets,
+  type OutboundLimits,
+  parseByteSize,
+  parseExposition,
+  SCRAPE_LIMITS,
+  servingMetrics,
+  sumSamples,
+} from '@slmops/metrics';
 import { UsageError, writeLine } from '../context.js';
 import { getSlmd, type Subcommand } from './command.js';
 import { METRICS_PORT_NAME } from './generate.js';
@@ -109,20 +122,42 @@ interface Target {
   name: string;
   nodeClass: string;
   pod: string;
+  port: number;
+  /** The pod IP's /metrics URL (`--direct`). */
   url: string;
+}
+
+/** The limits of every scrape from `top`'s flags (defaults: SCRAPE_LIMITS); --scrape-timeout also bounds each whole read. */
+export function scrapeLimits(values: Record<string, unknown>): OutboundLimits {
+  const duration = (flag: string) => {
+    const ms = parseDurationFlag(flag, values[flag] as string);
+    if (!(ms > 0)) throw new UsageError(`--${flag} must be greater than zero`);
+    return ms;
+  };
+  let maxBytes: number;
+  try {
+    maxBytes = parseByteSize('scrape-max-bytes', values['scrape-max-bytes'] as string);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return { maxBytes, connectTimeoutMs: duration('scrape-timeout'), stallTimeoutMs: duration('scrape-stall-timeout') };
 }
 
 export const topCommand: Subcommand = {
   summary: 'Show serving metrics per node class from the pods\' own /metrics: requests, TTFT p50/p95, tokens/s, errors',
-  usage: 'kubectl slm top [NAME] [-n NS | -A] [--window 0s] [--scrape-timeout 5s]',
+  usage: 'kubectl slm top [NAME] [-n NS | -A] [--window 0s] [--scrape-timeout 5s] [--scrape-stall-timeout 5s] [--scrape-max-bytes 4Mi] [--direct]',
   options: {
     window: { type: 'string', default: '0s', value: '<duration>', help: 'rate over this window (two scrapes) instead of since each pod started' },
-    'scrape-timeout': { type: 'string', default: '5s', value: '<duration>', help: "timeout of each pod's /metrics read" },
+    'scrape-timeout': { type: 'string', default: `${SCRAPE_LIMITS.connectTimeoutMs / 1000}s`, value: '<duration>', help: "longest wait for each pod's whole /metrics read" },
+    'scrape-stall-timeout': { type: 'string', default: `${SCRAPE_LIMITS.stallTimeoutMs / 1000}s`, value: '<duration>', help: 'longest wait for the next byte of a /metrics body' },
+    'scrape-max-bytes': { type: 'string', default: `${SCRAPE_LIMITS.maxBytes / 1024 ** 2}Mi`, value: '<size>', help: 'largest /metrics body read from a pod' },
+    direct: { type: 'boolean', default: false, help: "dial the pods' IPs instead of going through the API server's pods/proxy (inside the cluster network only)" },
   },
   async run(session, positionals, values) {
     if (positionals.length > 1) throw new UsageError('top takes at most one SLMDeployment name');
     const windowMs = parseDurationFlag('window', values['window'] as string);
-    const scrapeTimeoutMs = parseDurationFlag('scrape-timeout', values['scrape-timeout'] as string);
+    const limits = scrapeLimits(values);
+    const direct = values['direct'] === true;
     const name = positionals[0];
     if (name !== undefined && session.allNamespaces) throw new UsageError('a resource cannot be retrieved by name across all namespaces');
     const client = await session.client();
@@ -139,17 +174,21 @@ export const topCommand: Subcommand = {
       const k = JSON.stringify(key);
       ready.set(k, (ready.get(k) ?? 0) + 1);
       const port = podPort(pod, METRICS_PORT_NAME, owner.spec.serving?.metricsPort);
-      if (port !== undefined) targets.push({ ...key, pod: pod.metadata.name, url: `http://${hostPort(pod.status!.podIP!, port)}/metrics` });
+      if (port !== undefined) targets.push({ ...key, pod: pod.metadata.name, port, url: `http://${hostPort(pod.status!.podIP!, port)}/metrics` });
     }
     if (ready.size === 0) {
       writeLine(session.ctx.stderr, `No Ready serving pods found${namespace ? ` in ${namespace} namespace` : ''}.`);
       return 0;
     }
+    const transport = direct ? undefined : await session.pods();
     const scrapeOne = async (t: Target): Promise<PodCounters | undefined> => {
+      const signal = AbortSignal.timeout(limits.connectTimeoutMs);
       try {
-        return podCounters(parseExposition(await session.deps.fetchText(t.url, AbortSignal.timeout(scrapeTimeoutMs))));
+        const text = transport ? await transport.proxyGetText(t.namespace, t.pod, t.port, '/metrics', limits, signal) : await session.deps.fetchText(t.url, limits, signal);
+        return podCounters(parseExposition(text));
       } catch (e) {
-        writeLine(session.ctx.stderr, `warning: scraping pod ${t.namespace}/${t.pod} (${t.url}) failed: ${(e as Error).message}`);
+        const via = transport ? `port ${t.port} through the API server's pods/proxy` : t.url;
+        writeLine(session.ctx.stderr, `warning: scraping pod ${t.namespace}/${t.pod} (${via}) failed: ${(e as Error).message}`);
         return undefined;
       }
     };

@@ -68,6 +68,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new Faults(store);
   const api = new HttpApi(store, faults, { ...(options.bookmarkIntervalMs ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}), ...(options.now ? { now: options.now } : {}) });
   const server: Server = createServer({ keepAlive: true }, api.handle);
+  server.on('upgrade', api.upgrade);
   server.keepAliveTimeout = 30_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

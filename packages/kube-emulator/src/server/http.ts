@@ -4,11 +4,13 @@
  * request log applied to every request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { aggregatedDiscovery, legacyApiVersions, legacyGroup, legacyGroupList, resourceList } from './discovery.js';
 import { ApiError, badRequest, gone, methodNotAllowed, qualifiedResource, unsupportedMediaType } from './errors.js';
 import type { Faults } from './faults.js';
 import { OpenApi } from './openapi.js';
+import { matchPodSubresource, PortForwarder, proxyToPod, rejectUpgrade } from './pod-access.js';
 import { decodeProtobuf } from './protobuf.js';
 import { apiVersionOf, type ResourceType } from './registry.js';
 import type { Verb } from './request-log.js';
@@ -115,6 +117,7 @@ export class HttpApi {
   private readonly streams = new Set<ServerResponse>();
   private readonly bookmarkIntervalMs: number;
   private readonly now: () => Date;
+  private readonly portForwarder: PortForwarder;
   serverAddress = '127.0.0.1:0';
 
   constructor(
@@ -125,6 +128,7 @@ export class HttpApi {
     this.openapi = new OpenApi(store.registry);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 5000;
     this.now = options.now ?? (() => new Date());
+    this.portForwarder = new PortForwarder(store);
     store.onCloseAllWatches(() => {
       for (const res of this.streams) res.end();
       this.streams.clear();
@@ -135,18 +139,56 @@ export class HttpApi {
   closeStreams(): void {
     for (const res of this.streams) res.destroy();
     this.streams.clear();
+    this.portForwarder.closeAll();
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     void this.serve(req, res);
   };
 
+  /** The HTTP server's `upgrade` event: pods/portforward over WebSocket; anything else is refused. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    void this.serveUpgrade(req, socket, head);
+  };
+
+  private async serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const match = matchPodSubresource(url);
+    socket.on('error', () => socket.destroy());
+    let code = 101;
+    try {
+      if (match?.subresource !== 'portforward' || req.method !== 'GET') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      await this.faults.before({ verb: 'create', resource: 'pods', subresource: 'portforward' });
+      await this.portForwarder.upgrade(match, url, req, socket, head);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error).message}`);
+      code = err.code;
+      rejectUpgrade(socket, err);
+    } finally {
+      this.store.requestLog.record({
+        time: rfc3339(this.now()),
+        verb: match ? 'create' : 'other',
+        resource: match ? 'pods' : '',
+        ...(match ? { subresource: match.subresource, namespace: match.namespace, name: match.name } : {}),
+        code,
+        client: req.headers['user-agent'] ?? '',
+        ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+        source: 'http',
+        method: req.method ?? 'GET',
+        path: url.pathname,
+      });
+    }
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
-    const route = parseResourcePath(parts);
+    const podSub = matchPodSubresource(url);
+    const route = podSub ? undefined : parseResourcePath(parts);
     const ctx: Context = { req, res, url, verb: 'other', resource: '', warnings: [] };
-    if (route) {
+    if (podSub) {
+      Object.assign(ctx, { resource: 'pods', subresource: podSub.subresource, namespace: podSub.namespace, name: podSub.name, verb: podSub.subresource === 'proxy' ? 'get' : 'create' });
+    } else if (route) {
       ctx.resource = qualifiedResource(route.ref.resource, route.ref.group);
       if (route.subresource) ctx.subresource = route.subresource;
       if (route.namespace) ctx.namespace = route.namespace;
@@ -157,7 +199,9 @@ export class HttpApi {
     let code = 200;
     try {
       await this.faults.before({ verb: ctx.verb, resource: ctx.resource, ...(ctx.subresource ? { subresource: ctx.subresource } : {}) });
-      if (route) code = await this.resource(ctx, route);
+      if (podSub?.subresource === 'proxy') code = await proxyToPod(this.store, podSub, req, res);
+      else if (podSub) throw badRequest('Upgrade request required');
+      else if (route) code = await this.resource(ctx, route);
       else code = this.nonResource(ctx, parts);
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error).message}`);
