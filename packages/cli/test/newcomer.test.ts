@@ -2,7 +2,7 @@
  * The CLI explains itself: local-development defaults of `slmops operator`, a missing Lease namespace named,
  * --version, per-flag help, no silent prompt, plain transport errors and a quiet exit on a closed pipe.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
@@ -96,6 +96,19 @@ describe('the CLI explains itself', () => {
   it('--version prints the package version', async () => {
     const r = await runCli(['--version']);
     expect(r).toEqual({ code: 0, stdout: 'slmops 0.1.0\n', stderr: '' });
+  });
+
+  it('every binary answers --version', () => {
+    const bins: Array<[string, string]> = [
+      ['slmops-sidecar', '../../sidecar/bin/slmops-sidecar.js'],
+      ['slmops-operator', '../../operator/bin/slmops-operator.js'],
+      ['slmops-exporter', '../../exporter/bin/slmops-exporter.js'],
+      ['kubectl-slm', '../bin/kubectl-slm.js'],
+    ];
+    for (const [name, rel] of bins) {
+      const r = spawnSync(process.execPath, [join(import.meta.dirname, rel), '--version'], { encoding: 'utf8' });
+      expect({ name, code: r.status, stdout: r.stdout }).toEqual({ name, code: 0, stdout: `${name} 0.1.0\n` });
+    }
   });
 
   it('--help prints one line per flag with its default, from the table the parser reads', async () => {
