@@ -2,12 +2,11 @@
  * Issue 17 item 7: a repeated SIGTERM must not skip the drain (the sidecar binary, real streams). Ctrl-C to
  * `slmops serve` is tested in packages/cli/test/hardening-serve.test.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.js';
-import { type AnyClient, type Harness, collect, generateCall, unary } from './helpers.js';
+import { type AnyClient, type Harness, collect, generateCall, spawnNode, unary } from './helpers.js';
 import { type ConvertedModel, convertRandom } from './real-model.js';
 
 const SIDECAR_BIN = join(import.meta.dirname, '../bin/slmops-sidecar.js');
@@ -37,21 +36,13 @@ interface Running {
 
 /** Spawns `node <bin> ...args` and waits until health is SERVING. */
 async function launch(bin: string, args: string[], grpcOf: (firstLine: string) => string): Promise<Running> {
-  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(proc);
-  let err = '';
-  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-  });
+  const { proc, first, stderr, exited } = await spawnNode(bin, args, children);
   const grpc = grpcOf(first);
   const inference = createClient('inference', grpc);
   const health = createClient('health', grpc);
   clients.add(inference).add(health);
   await until('SERVING', async () => (await unary(health, 'Check', { service: '' }).catch(() => ({ status: 'DOWN' })))['status'] === 'SERVING');
-  return { proc, stderr: () => err, exited, inference };
+  return { proc, stderr, exited, inference };
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {

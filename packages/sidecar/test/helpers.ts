@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
@@ -107,3 +109,25 @@ export async function reflectionServices(address: string): Promise<string[]> {
 }
 
 export type EngineFactory = (model: unknown, opts: { executionProviders: string[]; maxBatchSize: number; maxQueue: number }) => Promise<Engine>;
+
+export interface SpawnedNode {
+  proc: ChildProcess;
+  /** The first line the program printed on stdout (the sidecar's announce line). */
+  first: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `node <bin> ...args`, adds it to `children` (for the suite's cleanup) and waits for its first stdout line. */
+export async function spawnNode(bin: string, args: readonly string[], children: Set<ChildProcess>): Promise<SpawnedNode> {
+  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let err = '';
+  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`${bin} exited ${code}: ${err}`)));
+  });
+  return { proc, first, stderr: () => err, exited };
+}

@@ -1,12 +1,11 @@
 /** The sidecar binary as a child process: graceful SIGTERM and memory under mass cancellation. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.js';
-import { type AnyClient, type Harness, collect, generateCall, unary } from './helpers.js';
+import { type AnyClient, type Harness, collect, generateCall, spawnNode, unary } from './helpers.js';
 import { type ConvertedModel, convertRandom, convertStories } from './real-model.js';
 
 const BIN = join(import.meta.dirname, '../bin/slmops-sidecar.js');
@@ -41,23 +40,13 @@ interface Child {
 }
 
 async function startChild(dir: string, extra: string[] = []): Promise<Child> {
-  const proc = spawn(process.execPath, [BIN, '--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--cache-dir', model.root, ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
-  let err = '';
-  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`sidecar exited ${code}: ${err}`)));
-  });
+  const { proc, first, stderr, exited } = await spawnNode(BIN, ['--model', dir, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--cache-dir', model.root, ...extra], children);
   const { grpc, metrics } = JSON.parse(first) as { grpc: string; metrics: string };
-  const c: Child = { proc, grpc, metrics, inference: createClient('inference', grpc), health: createClient('health', grpc), stderr: () => err, exited };
+  const c: Child = { proc, grpc, metrics, inference: createClient('inference', grpc), health: createClient('health', grpc), stderr, exited };
   for (let i = 0; ; i++) {
     const s = await unary(c.health, 'Check', { service: '' }).catch(() => ({ status: 'DOWN' }));
     if (s['status'] === 'SERVING') break;
-    if (i > 400) throw new Error(`sidecar never became SERVING: ${err}`);
+    if (i > 400) throw new Error(`sidecar never became SERVING: ${stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
   return c;
