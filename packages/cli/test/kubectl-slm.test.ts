@@ -279,15 +279,18 @@ describe('kubectl slm rollout', () => {
       ['2', 'stories260k', '1.1.0', 'bbbbbbbbbbbb-22222222', 'update'],
     ]);
     expect((await kubectlSlm(['rollout', 'undo', 'roll', '--to-revision', '3'])).stderr).toBe('error: unable to find revision 3 of slmdeployment "roll" (known: 1, 2)\n');
+    const privacyBefore = (read('roll') as unknown as { spec: { privacy?: unknown } }).spec.privacy;
     const undo = await kubectlSlm(['rollout', 'undo', 'roll']);
     expect(undo).toMatchObject({ code: 0, stdout: 'slmdeployment.slmops.io/roll rolled back to revision 1 (stories260k 1.0.0)\n' });
-    const spec = (read('roll') as unknown as { spec: { model: { version: string; source: { digest: string }; precisions: string[] }; serving: Record<string, unknown>; privacy: { egress: string } } }).spec;
+    const spec = (read('roll') as unknown as { spec: { model: { version: string; source: { digest: string }; precisions: string[] }; serving: Record<string, unknown>; privacy?: { egress: string } } }).spec;
     expect(spec.model.version).toBe('1.0.0');
     expect(spec.model.source.digest).toBe(sha('a'));
     expect(spec.model.precisions).toEqual(['int8', 'fp32']);
     expect(spec.serving['maxTokens']).toBe(128);
     expect(spec.serving['contextLength']).toBeUndefined();
-    expect(spec.privacy.egress).toBe('Deny');
+    // The revision (as an older operator recorded it) says Deny; security settings are never rolled back (ADR 0011).
+    expect(spec.privacy).toEqual(privacyBefore);
+    expect(spec.privacy?.egress).not.toBe('Deny');
     expect(read('roll').metadata.generation).toBe(3);
   });
 

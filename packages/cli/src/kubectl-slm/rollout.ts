@@ -214,7 +214,7 @@ export function undoTarget(o: SlmdObject, history: readonly RevisionObject[], to
 }
 
 const undoCommand: Subcommand = {
-  summary: 'Roll back to the previous revision (or --to-revision N): restores its model, hardware, serving and privacy spec',
+  summary: 'Roll back to the previous revision (or --to-revision N): restores its model, hardware and serving spec',
   usage: 'kubectl slm rollout undo NAME [--to-revision N] [-n NS]',
   options: { 'to-revision': { type: 'string', value: '<n>', shownDefault: 'the previous revision', help: 'the revision to go back to (see rollout history)' } },
   async run(session, positionals, values) {
@@ -226,7 +226,9 @@ const undoCommand: Subcommand = {
     const o = await getSlmd(client, await session.namespace(), name);
     const target = undoTarget(o, await revisionHistory(client, o), toRevision);
     const data = target.data ?? {};
-    const parts = (['model', 'hardware', 'serving', 'privacy'] as const).filter((k) => data[k] !== undefined);
+    // Security settings (privacy) are not part of a revision (ADR 0011): a revision recorded before that still
+    // carries them, and an undo must no more restore them than an automatic rollback does.
+    const parts = (['model', 'hardware', 'serving'] as const).filter((k) => data[k] !== undefined);
     if (!parts.includes('model')) throw new Error(`revision ${target.revision} of slmdeployment "${name}" (${target.metadata.name}) records no model`);
     // JSON patch replaces each part whole (a merge patch would keep fields the old revision did not have); the
     // uid test makes sure a re-created object of the same name is not rolled back by mistake.
