@@ -4,15 +4,14 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ResourceType, Resources, createFakeKube, createInformer } from '@slmops/kube';
+import { createFakeKube } from '@slmops/kube';
 import { createPluginHost } from '@slmops/plugin-sdk';
 import { cpu } from '@slmops/plugin-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutboundLimits } from '@slmops/metrics';
-import { ClusterCache } from '../src/reconcile/cache.js';
 import { createReconciler } from '../src/reconcile/reconciler.js';
 import { type Logger, silentLogger } from '../src/runtime/log.js';
-import { CHILD_TYPES } from '../src/runtime/operator.js';
+import { startCache } from './support/cache.js';
 import { createFakeCore, slmd } from './support/fake-plan.js';
 
 const ctx = { host: createPluginHost([cpu()]), config: { sidecarImage: 'sidecar:test', controllerName: 'slmops-operator' } };
@@ -52,16 +51,8 @@ function hugeBody(total: number, counter: { sent: number; closed: boolean }) {
 async function setup(limits: OutboundLimits, logger: Logger = silentLogger) {
   const kube = createFakeKube();
   await kube.create(slmd('m'));
-  const inf = (type: ResourceType, labelSelector?: string) => createInformer(kube, type, { resyncPeriodMs: 0, ...(labelSelector ? { labelSelector } : {}) });
-  const deployments = inf(Resources.SLMDeployment);
-  const nodes = inf(Resources.Node);
-  const pods = inf(Resources.Pod, 'slmops.io/deployment');
-  const children = CHILD_TYPES.map((type) => ({ type, informer: inf(type, 'slmops.io/deployment') }));
-  const all = [deployments, nodes, pods, ...children.map((c) => c.informer)];
-  const cache = new ClusterCache({ deployments, nodes, pods, children });
-  for (const i of all) await i.start();
-  await Promise.all(all.map((i) => i.synced()));
-  cleanups.push(() => all.forEach((i) => i.stop()));
+  const { cache, stop } = await startCache(kube);
+  cleanups.push(stop);
   const core = createFakeCore();
   // No `scrape` injected: the runtime's own default scrape is what runs.
   const reconcile = createReconciler({ client: kube, cache, planReconcile: core.planReconcile, scrapeTargets: core.scrapeTargets, ctx, scrapeLimits: limits, logger });

@@ -1,12 +1,11 @@
-import { type FakeKube, type KubeObject, type ResourceType, Resources, createFakeKube, createInformer } from '@slmops/kube';
+import { type FakeKube, type KubeObject, Resources, createFakeKube } from '@slmops/kube';
 import { labelValue } from '@slmops/api';
 import { createPluginHost } from '@slmops/plugin-sdk';
 import { cpu } from '@slmops/plugin-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClusterCache } from '../src/reconcile/cache.js';
 import { APPLIED_HASH_ANNOTATION } from '../src/reconcile/diff.js';
 import { createReconciler } from '../src/reconcile/reconciler.js';
-import { CHILD_TYPES } from '../src/runtime/operator.js';
+import { startCache } from './support/cache.js';
 import { createFakeCore, node, pod, slmd } from './support/fake-plan.js';
 
 const ctx = { host: createPluginHost([cpu()]), config: { sidecarImage: 'sidecar:test', controllerName: 'slmops-operator' } };
@@ -18,17 +17,8 @@ afterEach(() => {
 async function setup(objects: KubeObject[] = [], opts: { scrape?: (url: string, signal: AbortSignal) => Promise<string>; scrapeTimeoutMs?: number } = {}) {
   const kube: FakeKube = createFakeKube();
   for (const o of objects) await kube.create(o);
-  const inf = (type: ResourceType, labelSelector?: string) =>
-    createInformer(kube, type, { resyncPeriodMs: 0, ...(labelSelector ? { labelSelector } : {}) });
-  const deployments = inf(Resources.SLMDeployment);
-  const nodes = inf(Resources.Node);
-  const pods = inf(Resources.Pod, 'slmops.io/deployment');
-  const children = CHILD_TYPES.map((type) => ({ type, informer: inf(type, 'slmops.io/deployment') }));
-  const all = [deployments, nodes, pods, ...children.map((c) => c.informer)];
-  const cache = new ClusterCache({ deployments, nodes, pods, children });
-  for (const i of all) await i.start();
-  await Promise.all(all.map((i) => i.synced()));
-  stops.push(() => all.forEach((i) => i.stop()));
+  const { cache, stop } = await startCache(kube);
+  stops.push(stop);
   const core = createFakeCore();
   const reconcile = createReconciler({ client: kube, cache, planReconcile: core.planReconcile, scrapeTargets: core.scrapeTargets, ctx, ...opts });
   const settle = async () => {

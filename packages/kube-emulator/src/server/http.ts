@@ -12,6 +12,7 @@ import type { Faults } from './faults.js';
 import { OpenApi } from './openapi.js';
 import { matchPodSubresource, PortForwarder, proxyToPod, rejectUpgrade } from './pod-access.js';
 import { decodeProtobuf } from './protobuf.js';
+import type { RequestLogEntry } from './request-log.js';
 import { apiVersionOf, type ResourceType } from './registry.js';
 import type { Verb } from './request-log.js';
 import { HTTP_CLIENT_MARK, PATCH_CONTENT_TYPES, type DeleteOptions, type PatchType, type Store, type WatchEvent, type WriteOptions } from './store.js';
@@ -165,17 +166,10 @@ export class HttpApi {
       code = err.code;
       rejectUpgrade(socket, err);
     } finally {
-      this.store.requestLog.record({
-        time: rfc3339(this.now()),
+      this.record(req, url, code, {
         verb: match ? 'create' : 'other',
         resource: match ? 'pods' : '',
         ...(match ? { subresource: match.subresource, namespace: match.namespace, name: match.name } : {}),
-        code,
-        client: req.headers['user-agent'] ?? '',
-        ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-        source: 'http',
-        method: req.method ?? 'GET',
-        path: url.pathname,
       });
     }
   }
@@ -212,22 +206,29 @@ export class HttpApi {
         this.send(ctx, err.code, JSON.stringify(err.status));
       } else res.end();
     } finally {
-      this.store.requestLog.record({
-        time: rfc3339(this.now()),
+      this.record(req, url, code, {
         verb: ctx.verb,
         resource: ctx.resource,
         ...(ctx.subresource ? { subresource: ctx.subresource } : {}),
         ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
         ...(ctx.name ? { name: ctx.name } : {}),
-        code,
-        client: req.headers['user-agent'] ?? '',
-        ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-        source: 'http',
-        method: req.method ?? 'GET',
-        path: url.pathname,
         ...(url.searchParams.get('fieldManager') ? { fieldManager: url.searchParams.get('fieldManager')! } : {}),
       });
     }
+  }
+
+  /** One request-log entry for an HTTP request: what it addressed (`what`) plus the fields every entry carries. */
+  private record(req: IncomingMessage, url: URL, code: number, what: Pick<RequestLogEntry, 'verb' | 'resource' | 'subresource' | 'namespace' | 'name' | 'fieldManager'>): void {
+    this.store.requestLog.record({
+      time: rfc3339(this.now()),
+      ...what,
+      code,
+      client: req.headers['user-agent'] ?? '',
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+      source: 'http',
+      method: req.method ?? 'GET',
+      path: url.pathname,
+    });
   }
 
   private send(ctx: Context, code: number, body: string, contentType = JSON_TYPE): void {
